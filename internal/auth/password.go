@@ -128,11 +128,11 @@ func (h *Hasher) Params() Params { return h.params }
 
 // Hash returns the PHC string of password, e.g.
 // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>" (unpadded standard base64).
-// It fails when ctx ends before a slot is free, or when the password is
-// longer than MaxPasswordBytes.
+// It fails when ctx ends before a slot is free, and with ErrPasswordTooLong
+// when the password is longer than MaxPasswordBytes.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if len(password) > MaxPasswordBytes {
-		return "", fmt.Errorf("hash password: longer than %d bytes", MaxPasswordBytes)
+		return "", fmt.Errorf("hash password: %w", ErrPasswordTooLong)
 	}
 	salt := randomBytes(h.params.SaltLen)
 	key, err := h.derive(ctx, password, salt, h.params)

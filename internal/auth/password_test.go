@@ -54,26 +54,38 @@ func TestHashIsSalted(t *testing.T) {
 func TestHashRefusesOverlongPassword(t *testing.T) {
 	t.Parallel()
 	h := newTestHasher(t)
-	if _, err := h.Hash(context.Background(), strings.Repeat("x", MaxPasswordBytes+1)); err == nil {
-		t.Fatal("Hash accepted a password longer than MaxPasswordBytes")
+	if _, err := h.Hash(context.Background(), strings.Repeat("x", MaxPasswordBytes+1)); !errors.Is(err, ErrPasswordTooLong) {
+		t.Fatalf("Hash(MaxPasswordBytes+1 bytes) = %v, want ErrPasswordTooLong", err)
 	}
 }
 
 func TestVerifyKnownVector(t *testing.T) {
 	t.Parallel()
-	// Produced by the reference argon2 CLI (phc-winner-argon2):
-	//   echo -n password | argon2 somesalt -id -t 2 -m 16 -p 1 -l 32
-	const enc = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
-	h, err := NewHasher(Params{MemoryKiB: 65536, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1)
+	// Produced by the reference implementation's CLI (phc-winner-argon2, Debian
+	// package argon2), e.g.
+	//   echo -n password | argon2 somesalt -id -t 2 -m 16 -p 1 -l 32 -e
+	h, err := NewHasher(DefaultParams, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, rehash, err := h.Verify(context.Background(), "password", enc)
-	if err != nil || !ok {
-		t.Fatalf("Verify(reference vector) = %v, %v; want true, nil", ok, err)
+	tests := []struct {
+		name, password, encoded string
+		wantRehash              bool
+	}{
+		{"64 MiB, 8-byte salt", "password", "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", true},
+		{"DefaultParams", "correct horse battery staple", "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ISO7kkvFzh19GM8qB7patN3C3Y9HHsjlVTfEZ9T600Y", false},
 	}
-	if !rehash {
-		t.Error("8-byte salt is below the hasher's 16-byte salt: want needsRehash")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ok, rehash, err := h.Verify(context.Background(), tt.password, tt.encoded)
+			if err != nil || !ok || rehash != tt.wantRehash {
+				t.Fatalf("Verify = %v, %v, %v; want true, %v, nil", ok, rehash, err, tt.wantRehash)
+			}
+			if ok, _, _ := h.Verify(context.Background(), tt.password+"x", tt.encoded); ok {
+				t.Fatal("Verify accepted a wrong password")
+			}
+		})
 	}
 }
 
