@@ -1,0 +1,120 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != "127.0.0.1:8000" {
+		t.Errorf("Addr = %q", c.Addr())
+	}
+	d, err := ParseDatabaseURL(c.DatabaseURL)
+	if err != nil || d.Kind != SQLite || d.Path != filepath.Join("data", "superagent.db") {
+		t.Errorf("database = %+v, %v", d, err)
+	}
+	if !*c.AutoMigrate || c.LogFormat != "text" || !c.EnableAuth || !c.EnableAuditLogging {
+		t.Errorf("unexpected development defaults: %+v", c)
+	}
+}
+
+func TestDotenvAndEnvironmentPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte("PORT=9000\nDEBUG=true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"PORT=9100"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9100 || !c.Debug {
+		t.Errorf("port %d debug %v: the environment must win over .env, and .env must apply", c.Port, c.Debug)
+	}
+}
+
+func TestValidationNamesTheSetting(t *testing.T) {
+	t.Parallel()
+	prod := []string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("k", 40), "ENCRYPTION_KEYS=k1:x"}
+	tests := []struct {
+		name    string
+		env     []string
+		setting string
+	}{
+		{"production without secret", []string{"ENVIRONMENT=production"}, "SECRET_KEY"},
+		{"production short secret", []string{"ENVIRONMENT=production", "SECRET_KEY=short"}, "SECRET_KEY"},
+		{"production example secret", []string{"ENVIRONMENT=production", "SECRET_KEY=" + ExampleSecretKey}, "SECRET_KEY"},
+		{"production debug", append(prod, "DEBUG=true"), "DEBUG"},
+		{"production auth off", append(prod, "ENABLE_AUTH=false"), "ENABLE_AUTH"},
+		{"production audit off", append(prod, "ENABLE_AUDIT_LOGGING=false"), "ENABLE_AUDIT_LOGGING"},
+		{"production test hashing", append(prod, "PASSWORD_HASH_PROFILE=test"), "PASSWORD_HASH_PROFILE"},
+		{"unknown environment", []string{"ENVIRONMENT=prod"}, "ENVIRONMENT"},
+		{"malformed database url", []string{"DATABASE_URL=mysql://x"}, "DATABASE_URL"},
+		{"postgres url without host", []string{"DATABASE_URL=postgres:///db"}, "DATABASE_URL"},
+		{"postgres url with bad escape", []string{"DATABASE_URL=postgres://u:p%zz@h/db"}, "DATABASE_URL"},
+		{"sqlite without path", []string{"DATABASE_URL=sqlite://"}, "DATABASE_URL"},
+		{"alg none", []string{"ALGORITHM=none"}, "ALGORITHM"},
+		{"alg RS256", []string{"ALGORITHM=RS256"}, "ALGORITHM"},
+		{"bad proxy", []string{"TRUSTED_PROXIES=10.0.0.0/8,not-an-ip"}, "TRUSTED_PROXIES"},
+		{"cors wildcard", []string{"CORS_ORIGINS=*"}, "CORS_ORIGINS"},
+		{"vault without token", []string{"VAULT_ENABLED=true", "VAULT_URL=http://127.0.0.1:8200"}, "VAULT_TOKEN"},
+		{"pool size zero", []string{"DATABASE_POOL_SIZE=0"}, "DATABASE_POOL_SIZE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.env, "")
+			var se *SettingError
+			if !errors.As(err, &se) || se.Setting != tt.setting {
+				t.Fatalf("err = %v, want a problem with %s", err, tt.setting)
+			}
+			if strings.Contains(err.Error(), "p%zz") {
+				t.Errorf("error repeats the URL: %v", err)
+			}
+		})
+	}
+}
+
+func TestProductionAcceptsAGoodConfiguration(t *testing.T) {
+	t.Parallel()
+	c, err := Load([]string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("s", 32), "ENCRYPTION_KEYS=k1:x"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.AutoMigrate || c.LogFormat != "json" {
+		t.Errorf("production defaults: automigrate %v, log format %s", *c.AutoMigrate, c.LogFormat)
+	}
+}
+
+func TestParseDatabaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		kind DatabaseKind
+		path string
+	}{
+		{"sqlite://data/superagent.db", SQLite, "data/superagent.db"},
+		{"sqlite:///var/lib/sa.db", SQLite, "/var/lib/sa.db"},
+		{"sqlite://./x.db", SQLite, "x.db"},
+		{"postgres://app:secret@127.0.0.1:5432/sa?sslmode=disable", Postgres, ""},
+		{"postgresql://127.0.0.1/sa", Postgres, ""},
+	}
+	for _, tt := range tests {
+		d, err := ParseDatabaseURL(tt.in)
+		if err != nil || d.Kind != tt.kind || d.Path != tt.path {
+			t.Errorf("%s: got %+v, %v", tt.in, d, err)
+		}
+		if strings.Contains(d.Redacted(), "secret") {
+			t.Errorf("Redacted leaks the password: %s", d.Redacted())
+		}
+	}
+}

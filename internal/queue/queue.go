@@ -1,0 +1,216 @@
+// Package queue sets up River, the durable job queue, on either database.
+// On PostgreSQL River works through database/sql (so jobs are inserted in
+// the same *sql.Tx as the rows they act on) and listens for wake-ups on a
+// small pgx pool; on SQLite it shares the store's single writer connection
+// and polls. See docs/adr/0003-job-queue.md.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Client is the River client type used everywhere: both drivers work on *sql.Tx.
+type Client = river.Client[*sql.Tx]
+
+// Queue names.
+const (
+	QueueDefault = river.QueueDefault // mail, retention, purges
+	QueueSteps   = "steps"            // workflow steps
+)
+
+// Options configure New.
+type Options struct {
+	Kind string // "sqlite" or "postgres"
+	DB   *sql.DB
+	// ListenerDSN is the PostgreSQL connection string for LISTEN/NOTIFY.
+	ListenerDSN string
+	// StepWorkers and DefaultWorkers size the two queues.
+	StepWorkers    int
+	DefaultWorkers int
+	// RescueAfter is when a running job whose worker vanished is retried.
+	RescueAfter  time.Duration
+	Workers      *river.Workers
+	PeriodicJobs []*river.PeriodicJob
+	Logger       *slog.Logger
+	// PollOnly disables LISTEN/NOTIFY (SQLite always polls).
+	PollOnly bool
+	// FetchPollInterval overrides River's default polling interval.
+	FetchPollInterval time.Duration
+	// Insert-only clients run no workers (the CLI, benchmarks' producers).
+	InsertOnly bool
+}
+
+// Queue owns the River client and, on PostgreSQL, its listener pool.
+type Queue struct {
+	Client   *Client
+	listener *pgxpool.Pool
+}
+
+// New builds a River client; Start runs it.
+func New(ctx context.Context, o Options) (*Queue, error) {
+	driver, listener, err := newDriver(ctx, o.Kind, o.DB, o.ListenerDSN)
+	if err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := &river.Config{
+		Logger:               o.Logger,
+		RescueStuckJobsAfter: o.RescueAfter,
+		// Each job kind sets its own timeout through Worker.Timeout; this is
+		// the backstop for any that does not.
+		JobTimeout:   time.Minute,
+		MaxAttempts:  5,
+		PeriodicJobs: o.PeriodicJobs,
+		PollOnly:     o.PollOnly || o.Kind == "sqlite",
+		// Completed step jobs carry only ids; keep them a day for inspection.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+	}
+	if o.FetchPollInterval > 0 {
+		cfg.FetchPollInterval = o.FetchPollInterval
+	}
+	if !o.InsertOnly {
+		if o.StepWorkers <= 0 {
+			o.StepWorkers = 100
+		}
+		if o.DefaultWorkers <= 0 {
+			o.DefaultWorkers = 10
+		}
+		cfg.Queues = map[string]river.QueueConfig{
+			QueueDefault: {MaxWorkers: o.DefaultWorkers},
+			QueueSteps:   {MaxWorkers: o.StepWorkers},
+		}
+		cfg.Workers = o.Workers
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		if listener != nil {
+			listener.Close()
+		}
+		return nil, fmt.Errorf("create job queue client: %w", err)
+	}
+	return &Queue{Client: client, listener: listener}, nil
+}
+
+// Start starts working jobs (no-op for insert-only clients).
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.Client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones until ctx ends;
+// then it cancels them, and they are retried (elsewhere or after restart).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.Client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		hardCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = q.Client.StopAndCancel(hardCtx)
+	}
+	if err != nil && err.Error() == "client not started" {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the listener pool.
+func (q *Queue) Close() {
+	if q.listener != nil {
+		q.listener.Close()
+	}
+}
+
+func newDriver(ctx context.Context, kind string, db *sql.DB, listenerDSN string) (riverdriver.Driver[*sql.Tx], *pgxpool.Pool, error) {
+	switch kind {
+	case "sqlite":
+		return riversqlite.New(db), nil, nil
+	case "postgres":
+		if listenerDSN == "" {
+			return riverdatabasesql.New(db), nil, nil
+		}
+		cfg, err := pgxpool.ParseConfig(listenerDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue listener: invalid connection string")
+		}
+		cfg.MaxConns = 2
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue listener: %w", err)
+		}
+		return riverdatabasesql.NewWithPgxListener(db, pool), pool, nil
+	}
+	return nil, nil, fmt.Errorf("unknown database kind %q", kind)
+}
+
+func migrator(kind string, db *sql.DB) (*rivermigrate.Migrator[*sql.Tx], error) {
+	var driver riverdriver.Driver[*sql.Tx]
+	switch kind {
+	case "sqlite":
+		driver = riversqlite.New(db)
+	case "postgres":
+		driver = riverdatabasesql.New(db)
+	default:
+		return nil, fmt.Errorf("unknown database kind %q", kind)
+	}
+	return rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// Migrate applies River's own schema migrations.
+func Migrate(ctx context.Context, kind string, db *sql.DB) error {
+	m, err := migrator(kind, db)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate job queue schema: %w", err)
+	}
+	return nil
+}
+
+// Status returns River's applied and latest schema versions.
+func Status(ctx context.Context, kind string, db *sql.DB) (current, latest int, err error) {
+	m, err := migrator(kind, db)
+	if err != nil {
+		return 0, 0, err
+	}
+	all := m.AllVersions()
+	if len(all) > 0 {
+		latest = all[len(all)-1].Version
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return 0, latest, fmt.Errorf("read job queue schema version: %w", err)
+	}
+	if len(existing) > 0 {
+		current = existing[len(existing)-1].Version
+	}
+	return current, latest, nil
+}
+
+// SchemaTag identifies River's schema version for template-database naming.
+func SchemaTag() string {
+	m, err := migrator("sqlite", nil)
+	if err != nil {
+		return "river"
+	}
+	all := m.AllVersions()
+	if len(all) == 0 {
+		return "river"
+	}
+	return fmt.Sprintf("river-%d", all[len(all)-1].Version)
+}

@@ -1,0 +1,372 @@
+// Package sqlstore implements domain.Store over SQLite (modernc.org/sqlite,
+// pure Go) and PostgreSQL (pgx through database/sql) with one portable SQL
+// text and a small dialect layer: both databases take $N placeholders, the
+// same DDL types by name, and RETURNING; the few differences (row locks,
+// JSON containment, the row-level-security setting) live in dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/superagent-hq/superagent/internal/domain"
+)
+
+// Kinds of database.
+const (
+	KindSQLite   = "sqlite"
+	KindPostgres = "postgres"
+)
+
+// Options configure Open.
+type Options struct {
+	Kind string // KindSQLite or KindPostgres
+	// Path is the SQLite file; its directory is created when missing.
+	Path string
+	// DSN is the PostgreSQL connection string.
+	DSN string
+	// PoolSize and MaxOverflow size the PostgreSQL pool (open = size + overflow)
+	// and the SQLite read pool.
+	PoolSize    int
+	MaxOverflow int
+	Logger      *slog.Logger
+	// Now overrides the clock (tests).
+	Now func() time.Time
+}
+
+// Store is the SQL implementation of domain.Store.
+type Store struct {
+	kind   string
+	writer *sql.DB // SQLite: exactly one connection with immediate transactions
+	reader *sql.DB // SQLite: a read-only pool; PostgreSQL: the same pool as writer
+	d      dialect
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+var _ domain.Store = (*Store)(nil)
+
+// Open connects to the database. It does not migrate.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PoolSize <= 0 {
+		o.PoolSize = 10
+	}
+	s := &Store{kind: o.Kind, now: o.Now, log: o.Logger}
+	switch o.Kind {
+	case KindSQLite:
+		if dir := filepath.Dir(o.Path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory %s: %w", dir, err)
+			}
+		}
+		w, err := sql.Open("sqlite", SQLiteDSN(o.Path, false))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", o.Path, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		r, err := sql.Open("sqlite", SQLiteDSN(o.Path, true))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", o.Path, err)
+		}
+		r.SetMaxOpenConns(o.PoolSize)
+		r.SetMaxIdleConns(o.PoolSize)
+		s.writer, s.reader, s.d = w, r, sqliteDialect
+	case KindPostgres:
+		db, err := sql.Open("pgx", o.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(o.PoolSize + o.MaxOverflow)
+		db.SetMaxIdleConns(o.PoolSize)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		s.writer, s.reader, s.d = db, db, postgresDialect
+	default:
+		return nil, fmt.Errorf("unknown database kind %q", o.Kind)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.writer.PingContext(pingCtx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to %s: %w", o.Kind, err)
+	}
+	return s, nil
+}
+
+// SQLiteDSN returns the modernc.org/sqlite DSN for path: WAL, foreign keys,
+// a busy timeout and UTC timestamps; the writer takes the write lock when a
+// transaction begins (so two writers queue instead of failing mid-way), and
+// the reader pool is query-only.
+func SQLiteDSN(path string, readOnly bool) string {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+	if readOnly {
+		return dsn + "&_pragma=query_only(1)&_txlock=deferred"
+	}
+	return dsn + "&_txlock=immediate"
+}
+
+// DB is the read-write database handle; the job queue shares it so jobs
+// commit in the same transactions as the rows they act on.
+func (s *Store) DB() *sql.DB { return s.writer }
+
+// Kind implements domain.Store.
+func (s *Store) Kind() string { return s.kind }
+
+// Ping implements domain.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "database unreachable", Err: err}
+	}
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "database unreachable", Err: err}
+	}
+	return nil
+}
+
+// Close implements domain.Store.
+func (s *Store) Close() error {
+	var err error
+	if s.reader != nil && s.reader != s.writer {
+		err = s.reader.Close()
+	}
+	if s.writer != nil {
+		err = errors.Join(err, s.writer.Close())
+	}
+	return err
+}
+
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Read implements domain.Store.
+func (s *Store) Read(ctx context.Context, scope domain.Scope, fn func(domain.Queries) error) error {
+	if err := checkScope(scope); err != nil {
+		return err
+	}
+	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.kind == KindPostgres})
+	if err != nil {
+		return s.translate(fmt.Errorf("begin read: %w", err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // a read has nothing to keep
+	q := &queries{ctx: ctx, db: sqlTx, d: s.d, scope: scope, now: s.clock(), s: s}
+	if err := s.applyScope(ctx, sqlTx, scope); err != nil {
+		return err
+	}
+	if err := fn(q); err != nil {
+		return err
+	}
+	return s.translate(sqlTx.Commit())
+}
+
+// Write implements domain.Store.
+func (s *Store) Write(ctx context.Context, scope domain.Scope, fn func(domain.Tx) error) (err error) {
+	if err := checkScope(scope); err != nil {
+		return err
+	}
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.translate(fmt.Errorf("begin write: %w", err))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: scope, now: s.clock(), s: s}, sqlTx: sqlTx}
+	if err := s.applyScope(ctx, sqlTx, scope); err != nil {
+		return err
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.appendAudit(); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.translate(fmt.Errorf("commit: %w", err))
+	}
+	committed = true
+	for _, f := range t.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// applyScope sets the row-level-security keys for this transaction on
+// PostgreSQL. set_config(…, true) lasts until the transaction ends, so a
+// pooled connection never carries one request's organization into another.
+func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, scope domain.Scope) error {
+	if s.kind != KindPostgres {
+		return nil
+	}
+	system := ""
+	if scope.IsSystem() {
+		system = "on"
+	}
+	if _, err := sqlTx.ExecContext(ctx, "SELECT set_config('app.org_id', $1, true), set_config('app.system', $2, true)",
+		scope.OrgID, system); err != nil {
+		return s.translate(fmt.Errorf("set scope: %w", err))
+	}
+	return nil
+}
+
+func checkScope(scope domain.Scope) error {
+	if !scope.IsSystem() && scope.OrgID == "" {
+		return &domain.Error{Code: domain.ECodeInternal, Message: "internal error",
+			Err: errors.New("store used without an organization scope")}
+	}
+	return nil
+}
+
+// tx is a read-write transaction.
+type tx struct {
+	queries
+	sqlTx       *sql.Tx
+	audits      []domain.AuditEvent
+	afterCommit []func()
+}
+
+func (t *tx) Audit(ev domain.AuditEvent) { t.audits = append(t.audits, ev) }
+func (t *tx) SQL() *sql.Tx               { return t.sqlTx }
+func (t *tx) AfterCommit(fn func())      { t.afterCommit = append(t.afterCommit, fn) }
+func (t *tx) Now() time.Time             { return t.now }
+
+// execer is what queries run on: a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements domain.Queries inside one transaction.
+type queries struct {
+	ctx   context.Context
+	db    execer
+	d     dialect
+	scope domain.Scope
+	now   time.Time
+	s     *Store
+}
+
+// org returns the scope's organization for tenant queries. The system scope
+// has none, so tenant methods refuse it: a cross-tenant read is only ever
+// one of the named system methods.
+func (q *queries) org() (string, error) {
+	if q.scope.OrgID == "" {
+		return "", &domain.Error{Code: domain.ECodeInternal, Message: "internal error",
+			Err: errors.New("tenant query outside an organization scope")}
+	}
+	return q.scope.OrgID, nil
+}
+
+func (q *queries) requireSystem(what string) error {
+	if !q.scope.IsSystem() {
+		return &domain.Error{Code: domain.ECodeInternal, Message: "internal error",
+			Err: fmt.Errorf("%s needs the system scope", what)}
+	}
+	return nil
+}
+
+func (q *queries) exec(query string, args ...any) (sql.Result, error) {
+	res, err := q.db.ExecContext(q.ctx, query, args...)
+	return res, q.s.translate(err)
+}
+
+func (q *queries) queryRow(query string, args ...any) *sql.Row {
+	return q.db.QueryRowContext(q.ctx, query, args...)
+}
+
+func (q *queries) query(query string, args ...any) (*sql.Rows, error) {
+	rows, err := q.db.QueryContext(q.ctx, query, args...)
+	return rows, q.s.translate(err)
+}
+
+// execOne runs a statement that must change exactly one row; zero rows is
+// notFound.
+func (q *queries) execOne(notFound string, query string, args ...any) error {
+	res, err := q.exec(query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return q.s.translate(err)
+	}
+	if n == 0 {
+		return domain.NotFound(notFound)
+	}
+	return nil
+}
+
+// translate turns driver errors into domain errors at the boundary:
+// constraint violations become conflicts, lost connections unavailable;
+// handlers never see a driver error.
+func (s *Store) translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.ErrNotFound
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "request cancelled or timed out", Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return &domain.Error{Code: domain.ECodeConflict, Message: "already exists", Err: err}
+		case "23503":
+			return &domain.Error{Code: domain.ECodeInvalid, Message: "refers to something that does not exist", Err: err}
+		case "23514", "23502", "22001", "22P02":
+			return &domain.Error{Code: domain.ECodeInvalid, Message: "invalid value", Err: err}
+		case "40001", "40P01", "55P03":
+			return &domain.Error{Code: domain.ECodeConflict, Message: "concurrent change, try again", Err: err}
+		case "57P01", "57P02", "57P03", "53300":
+			return &domain.Error{Code: domain.ECodeUnavailable, Message: "database unavailable", Err: err}
+		}
+		return &domain.Error{Code: domain.ECodeInternal, Message: "internal error", Err: err}
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &domain.Error{Code: domain.ECodeConflict, Message: "already exists", Err: err}
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return &domain.Error{Code: domain.ECodeInvalid, Message: "refers to something that does not exist", Err: err}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return &domain.Error{Code: domain.ECodeUnavailable, Message: "database busy, try again", Err: err}
+		}
+		return &domain.Error{Code: domain.ECodeInternal, Message: "internal error", Err: err}
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) || errors.Is(err, sql.ErrConnDone) || pgconn.SafeToRetry(err) {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "database unavailable", Err: err}
+	}
+	return &domain.Error{Code: domain.ECodeInternal, Message: "internal error", Err: err}
+}

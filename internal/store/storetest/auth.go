@@ -1,0 +1,227 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/superagent-hq/superagent/internal/domain"
+)
+
+func testSessions(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "sess")
+	scope := domain.OrgScope(f.Org.ID)
+	now := time.Now().UTC()
+	s1 := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID, ExpiresAt: now.Add(time.Hour), IPAddress: "203.0.113.7", UserAgent: "curl"}
+	s2 := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID, ExpiresAt: now.Add(time.Hour)}
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		if err := tx.CreateSession(s1); err != nil {
+			return err
+		}
+		return tx.CreateSession(s2)
+	})
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		// Within the gap nothing is written; beyond it last_used moves.
+		if err := tx.TouchSession(s1.ID, s1.LastUsedAt.Add(10*time.Second), time.Minute); err != nil {
+			return err
+		}
+		return tx.TouchSession(s2.ID, s2.LastUsedAt.Add(2*time.Minute), time.Minute)
+	})
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		g1, err := q.GetSession(s1.ID)
+		if err != nil {
+			return err
+		}
+		g2, err := q.GetSession(s2.ID)
+		if err != nil {
+			return err
+		}
+		if !sameInstant(g1.LastUsedAt, s1.LastUsedAt) {
+			t.Errorf("touch within the gap wrote last_used_at")
+		}
+		if !sameInstant(g2.LastUsedAt, s2.LastUsedAt.Add(2*time.Minute)) {
+			t.Errorf("touch beyond the gap did not write last_used_at: %v", g2.LastUsedAt)
+		}
+		if g1.IPAddress != "203.0.113.7" || !g1.Active(now) {
+			t.Errorf("session = %+v", g1)
+		}
+		list, err := q.ListSessions(f.Admin.ID)
+		if len(list) != 2 {
+			t.Errorf("ListSessions = %d", len(list))
+		}
+		return err
+	})
+	mustWrite(t, s, scope, func(tx domain.Tx) error { return tx.RevokeSession(s1.ID, "logout", now) })
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		n, err := tx.RevokeUserSessions(f.Admin.ID, "password changed", now)
+		if n != 1 {
+			t.Errorf("RevokeUserSessions revoked %d, want the 1 still active", n)
+		}
+		return err
+	})
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		g1, _ := q.GetSession(s1.ID)
+		if g1.RevokedReason != "logout" || g1.Active(now) {
+			t.Errorf("revoked session = %+v", g1)
+		}
+		list, err := q.ListSessions(f.Admin.ID)
+		if len(list) != 0 {
+			t.Errorf("active sessions after revoking all = %d", len(list))
+		}
+		return err
+	})
+}
+
+func testSingleUseTokens(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "once")
+	scope := domain.OrgScope(f.Org.ID)
+	now := time.Now().UTC()
+	sess := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID, ExpiresAt: now.Add(time.Hour)}
+	rt := &domain.RefreshToken{ID: domain.NewID(domain.PrefixRefresh), SessionID: sess.ID, TokenHash: "hash-" + sess.ID, ExpiresAt: now.Add(time.Hour)}
+	ott := &domain.OneTimeToken{ID: domain.NewID(domain.PrefixToken), UserID: f.Admin.ID, Purpose: domain.PurposePasswordReset,
+		TokenHash: "ott-" + sess.ID, ExpiresAt: now.Add(time.Hour), Data: map[string]string{"email": "x"}}
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		if err := tx.CreateSession(sess); err != nil {
+			return err
+		}
+		if err := tx.CreateRefreshToken(rt); err != nil {
+			return err
+		}
+		return tx.CreateOneTimeToken(ott)
+	})
+	mustRead(t, s, domain.SystemScope(domain.SystemTokenHash), func(q domain.Queries) error {
+		got, err := q.GetRefreshTokenByHash(rt.TokenHash)
+		if err != nil {
+			return err
+		}
+		if got.SessionID != sess.ID || got.OrgID != f.Org.ID || got.UsedAt != nil {
+			t.Errorf("refresh token = %+v", got)
+		}
+		o, err := q.GetOneTimeTokenByHash(ott.TokenHash)
+		if err != nil {
+			return err
+		}
+		if o.Purpose != domain.PurposePasswordReset || o.Data["email"] != "x" {
+			t.Errorf("one-time token = %+v", o)
+		}
+		return nil
+	})
+	// Many concurrent claims: exactly one wins, for both kinds of token.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := map[string]int{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Write(ctx, scope, func(tx domain.Tx) error {
+				ok1, err := tx.UseRefreshToken(rt.ID, now)
+				if err != nil {
+					return err
+				}
+				ok2, err := tx.UseOneTimeToken(ott.ID, now)
+				mu.Lock()
+				if ok1 {
+					wins["refresh"]++
+				}
+				if ok2 {
+					wins["ott"]++
+				}
+				mu.Unlock()
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	if wins["refresh"] != 1 || wins["ott"] != 1 {
+		t.Errorf("single-use claims won %v times, want exactly once each", wins)
+	}
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		second := &domain.OneTimeToken{ID: domain.NewID(domain.PrefixToken), UserID: f.Admin.ID, Purpose: domain.PurposePasswordReset,
+			TokenHash: "ott2-" + sess.ID, ExpiresAt: now.Add(time.Hour)}
+		if err := tx.CreateOneTimeToken(second); err != nil {
+			return err
+		}
+		if err := tx.InvalidateOneTimeTokens(f.Admin.ID, domain.PurposePasswordReset, now); err != nil {
+			return err
+		}
+		ok, err := tx.UseOneTimeToken(second.ID, now)
+		if ok {
+			t.Errorf("an invalidated token could still be used")
+		}
+		return err
+	})
+}
+
+func testAPIKeys(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "keys")
+	scope := domain.OrgScope(f.Org.ID)
+	exp := time.Now().UTC().Add(24 * time.Hour)
+	k := &domain.APIKey{ID: domain.NewID(domain.PrefixAPIKey), CreatedBy: f.Admin.ID, Name: "ci", Prefix: "sak_abcd",
+		SecretHash: "secret-hash-" + f.Org.ID, Role: domain.RoleOperator, Permissions: []domain.Permission{domain.PermWorkflowsRead}, ExpiresAt: &exp}
+	mustWrite(t, s, scope, func(tx domain.Tx) error { return tx.CreateAPIKey(k) })
+	mustRead(t, s, domain.SystemScope(domain.SystemTokenHash), func(q domain.Queries) error {
+		got, err := q.GetAPIKeyByHash(k.SecretHash)
+		if err != nil {
+			return err
+		}
+		if got.ID != k.ID || got.Role != domain.RoleOperator || len(got.Permissions) != 1 || got.ExpiresAt == nil {
+			t.Errorf("api key = %+v", got)
+		}
+		return nil
+	})
+	now := time.Now().UTC()
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		if err := tx.TouchAPIKey(k.ID, now, time.Minute); err != nil {
+			return err
+		}
+		return tx.RevokeAPIKey(k.ID, now)
+	})
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		keys, _, err := q.ListAPIKeys(domain.Page{})
+		if err != nil {
+			return err
+		}
+		if len(keys) != 1 || keys[0].RevokedAt == nil || keys[0].LastUsedAt == nil {
+			t.Errorf("keys = %+v", keys)
+		}
+		return nil
+	})
+	other := NewFixture(t, s, "keysother")
+	err := s.Write(ctx, domain.OrgScope(other.Org.ID), func(tx domain.Tx) error { return tx.RevokeAPIKey(k.ID, now) })
+	wantCode(t, err, domain.ECodeNotFound)
+}
+
+func testRecoveryCodes(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "mfa")
+	scope := domain.OrgScope(f.Org.ID)
+	now := time.Now().UTC()
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		return tx.ReplaceRecoveryCodes(f.Admin.ID, []string{"h1", "h2", "h3"}, now)
+	})
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		ok, err := tx.UseRecoveryCode(f.Admin.ID, "h2", now)
+		if !ok || err != nil {
+			t.Errorf("first use of a code: %v %v", ok, err)
+		}
+		ok, err = tx.UseRecoveryCode(f.Admin.ID, "h2", now)
+		if ok {
+			t.Errorf("a recovery code worked twice")
+		}
+		n, err := tx.CountRecoveryCodes(f.Admin.ID)
+		if n != 2 {
+			t.Errorf("remaining codes = %d", n)
+		}
+		return err
+	})
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		return tx.ReplaceRecoveryCodes(f.Admin.ID, []string{"n1"}, now)
+	})
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		n, err := q.CountRecoveryCodes(f.Admin.ID)
+		if n != 1 {
+			t.Errorf("after replace = %d codes", n)
+		}
+		return err
+	})
+}
