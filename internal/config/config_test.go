@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,33 @@ func TestParseDatabaseURL(t *testing.T) {
 		}
 		if strings.Contains(d.Redacted(), "secret") {
 			t.Errorf("Redacted leaks the password: %s", d.Redacted())
+		}
+	}
+}
+
+// TestEverySettingIsDocumented keeps .env.example and the README's settings
+// table in step with Config.
+func TestEverySettingIsDocumented(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		name := typ.Field(i).Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		if !strings.Contains(string(example), "\n"+name+"=") {
+			t.Errorf(".env.example does not document %s", name)
+		}
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document %s", name)
 		}
 	}
 }

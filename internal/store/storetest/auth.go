@@ -205,8 +205,8 @@ func testRecoveryCodes(t *testing.T, s domain.Store) {
 			t.Errorf("first use of a code: %v %v", ok, err)
 		}
 		ok, err = tx.UseRecoveryCode(f.Admin.ID, "h2", now)
-		if ok {
-			t.Errorf("a recovery code worked twice")
+		if ok || err != nil {
+			t.Errorf("a recovery code worked twice (%v)", err)
 		}
 		n, err := tx.CountRecoveryCodes(f.Admin.ID)
 		if n != 2 {

@@ -101,4 +101,6 @@ func wantCode(t *testing.T, err error, code domain.ErrorCode) {
 
 func ptr[T any](v T) *T { return &v }
 
-func sameInstant(a, b time.Time) bool { return a.UTC().Truncate(time.Microsecond).Equal(b.UTC().Truncate(time.Microsecond)) }
+func sameInstant(a, b time.Time) bool {
+	return a.UTC().Truncate(time.Microsecond).Equal(b.UTC().Truncate(time.Microsecond))
+}

@@ -169,16 +169,16 @@ func testUsers(t *testing.T, s domain.Store) {
 			t.Errorf("after update = %+v", got)
 		}
 		n, err := q.CountActiveAdmins()
-		if n != 1 {
-			t.Errorf("CountActiveAdmins = %d", n)
+		if err != nil || n != 1 {
+			t.Errorf("CountActiveAdmins = %d, %v", n, err)
 		}
 		users, _, err := q.ListUsers(domain.UserFilter{Search: "dev o"})
-		if len(users) != 1 || users[0].ID != u.ID {
-			t.Errorf("search by full name = %d users", len(users))
+		if err != nil || len(users) != 1 || users[0].ID != u.ID {
+			t.Errorf("search by full name = %d users, %v", len(users), err)
 		}
 		users, _, err = q.ListUsers(domain.UserFilter{Search: "%"})
-		if len(users) != 0 {
-			t.Errorf("a %% search must match literally, got %d users", len(users))
+		if err != nil || len(users) != 0 {
+			t.Errorf("a %% search must match literally, got %d users, %v", len(users), err)
 		}
 		users, _, err = q.ListUsers(domain.UserFilter{Role: domain.RoleAdmin})
 		if len(users) != 1 || users[0].ID != f.Admin.ID {

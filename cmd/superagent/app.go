@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+		"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+		"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/superagent-hq/superagent/internal/config"
+	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/httpapi"
+	"github.com/superagent-hq/superagent/internal/queue"
+	"github.com/superagent-hq/superagent/internal/store/sqlstore"
+)
+
+// App wires the parts of a running Super Agent process together. Every
+// dependency is built here with explicit arguments; nothing is global.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	db    config.DatabaseURL
+	store *sqlstore.Store
+	queue *queue.Queue
+	http  *http.Server
+	ln    net.Listener // the HTTP listener, once bound
+}
+
+// role says which parts a process runs.
+type role struct {
+	http    bool
+	workers bool
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openApp connects to the database (migrating first when configured) and
+// builds the queue and, for serve, the HTTP server.
+func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) (*App, error) {
+	a := &App{cfg: cfg, log: newLogger(cfg, logOut)}
+	var err error
+	a.db, err = config.ParseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, &config.SettingError{Setting: "DATABASE_URL", Problem: err.Error()}
+	}
+	if *cfg.AutoMigrate {
+		if err := migrateUp(ctx, cfg, a.log); err != nil {
+			return nil, err
+		}
+	}
+	a.store, err = sqlstore.Open(ctx, sqlstore.Options{Kind: string(a.db.Kind), Path: a.db.Path, DSN: a.db.DSN,
+		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", a.db.Redacted(), err)
+	}
+	if err := a.checkRole(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.ready(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("%w (run `superagent migrate up`)", err)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &queue.PingWorker{})
+	a.queue, err = queue.New(ctx, queue.Options{
+		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
+		StepWorkers: cfg.QueueMaxWorkers, RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
+		InsertOnly: !r.workers,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if r.http {
+		srv := httpapi.New(httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready})
+		a.http = &http.Server{
+			Handler:           srv,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			// No WriteTimeout: event streams stay open; every other route
+			// gets its own deadline from the router.
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+	}
+	return a, nil
+}
+
+// checkRole refuses, in production, a PostgreSQL connection that would
+// bypass row-level security.
+func (a *App) checkRole(ctx context.Context) error {
+	if a.db.Kind != config.Postgres {
+		return nil
+	}
+	var super, bypass bool
+	err := a.store.DB().QueryRowContext(ctx,
+		"SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").Scan(&super, &bypass)
+	if err != nil {
+		return fmt.Errorf("inspect database role: %w", err)
+	}
+	if super || bypass {
+		if a.cfg.IsProduction() {
+			return &config.SettingError{Setting: "DATABASE_URL",
+				Problem: "connects as a superuser or BYPASSRLS role, which skips row-level security; use an application role (see README)"}
+		}
+		a.log.Warn("the database role bypasses row-level security; production refuses this (see README: PostgreSQL roles)")
+	}
+	return nil
+}
+
+// ready reports whether the database is reachable and every migration,
+// ours and River's, is applied.
+func (a *App) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return err
+	}
+	cur, latest, err := sqlstore.MigrationStatus(ctx, string(a.db.Kind), a.store.DB())
+	if err != nil {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "schema version unreadable", Err: err}
+	}
+	if cur != latest {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: fmt.Sprintf("schema at version %d of %d", cur, latest)}
+	}
+	qcur, qlatest, err := queue.Status(ctx, string(a.db.Kind), a.store.DB())
+	if err != nil {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: "job queue schema version unreadable", Err: err}
+	}
+	if qcur != qlatest {
+		return &domain.Error{Code: domain.ECodeUnavailable, Message: fmt.Sprintf("job queue schema at version %d of %d", qcur, qlatest)}
+	}
+	return nil
+}
+
+// RunListener serves on ln (nil: no HTTP, workers only) until ctx is
+// cancelled (SIGINT/SIGTERM), then shuts down: HTTP first (in-flight
+// requests finish), then the queue (running jobs get SHUTDOWN_TIMEOUT to
+// finish, then are handed back to be retried).
+func (a *App) RunListener(ctx context.Context, ln net.Listener) error {
+	if err := a.queue.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	if a.http != nil && ln != nil {
+		go func() {
+			if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+	case runErr = <-errc:
+		a.log.Error("http server failed", "error", runErr)
+	}
+	if a.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		if err := a.http.Shutdown(sctx); err != nil {
+			a.log.Warn("http shutdown", "error", err)
+		}
+		cancel()
+	}
+	a.stopQueue()
+	return runErr
+}
+
+func (a *App) stopQueue() {
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.queue.Stop(sctx); err != nil {
+		a.log.Warn("queue shutdown", "error", err)
+	}
+}
+
+// Close releases connections.
+func (a *App) Close() {
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// migrateUp applies our and River's migrations as the owning role.
+func migrateUp(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	target := cfg.DatabaseURL
+	if cfg.DatabaseMigrateURL != "" {
+		target = cfg.DatabaseMigrateURL
+	}
+	d, err := config.ParseDatabaseURL(target)
+	if err != nil {
+		return err
+	}
+	appRole := ""
+	if d.Kind == config.Postgres {
+		appRole = pgUser(cfg.DatabaseURL)
+	}
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Kind: string(d.Kind), Path: d.Path, DSN: d.DSN, PoolSize: 2})
+	if err != nil {
+		return fmt.Errorf("database %s: %w", d.Redacted(), err)
+	}
+	defer s.Close()
+	db := s.DB()
+	err = sqlstore.Migrate(ctx, string(d.Kind), db, sqlstore.MigrateOptions{
+		AppRole: appRole, Logger: log,
+		Also: func(ctx context.Context) error { return queue.Migrate(ctx, string(d.Kind), db) },
+	})
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", d.Redacted(), err)
+	}
+	return nil
+}
+
+// pgUser is the role a PostgreSQL URL connects as ("" when unspecified).
+func pgUser(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return os.Getenv("PGUSER")
+	}
+	return u.User.Username()
+}

@@ -1,0 +1,70 @@
+// Command superagent is the single Super Agent binary: the API and web UI,
+// workers, the scheduler, migrations and operator tasks.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/superagent-hq/superagent/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand(os.Stdout, os.Stderr, os.Environ()).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var se *config.SettingError
+		if errors.As(err, &se) {
+			fmt.Fprintf(os.Stderr, "superagent: invalid setting %s\n", se)
+		} else {
+			fmt.Fprintf(os.Stderr, "superagent: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// newRootCommand builds the command tree. environ is the environment the
+// configuration is read from (plus ./.env).
+func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "superagent",
+		Short:         "Super Agent: build, run and observe AI-agent workflows",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	envFile := root.PersistentFlags().String("env-file", ".env", "optional file of KEY=VALUE settings (the environment wins)")
+	load := func() (*config.Config, error) { return config.Load(environ, *envFile) }
+
+	root.AddCommand(
+		serveCommand(load, stdout),
+		workerCommand(load, stdout),
+		migrateCommand(load, stdout),
+		versionCommand(stdout),
+	)
+	return root
+}
+
+func versionCommand(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(stdout, "superagent", version)
+			return err
+		},
+	}
+}

@@ -1,0 +1,229 @@
+// Package httpapi is Super Agent's HTTP interface: huma v2 operations on a
+// chi router, generating the OpenAPI 3.1 document from Go types, with one
+// middleware chain (request id, access log, recover, security headers, CORS,
+// body limit, deadlines), one error format (RFC 9457 problem+json) and one
+// access-control gate that every route passes through.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/cors"
+
+	"github.com/superagent-hq/superagent/internal/config"
+	"github.com/superagent-hq/superagent/internal/domain"
+)
+
+// Deps are what the HTTP layer needs from the rest of the application.
+type Deps struct {
+	Config  *config.Config
+	Store   domain.Store
+	Log     *slog.Logger
+	Version string
+	// Ready reports whether the process can serve: database reachable and
+	// every migration applied. nil means always ready.
+	Ready func(ctx context.Context) error
+	// Auth authenticates requests. nil refuses every protected route.
+	Auth Authenticator
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	cfg     *config.Config
+	store   domain.Store
+	log     *slog.Logger
+	version string
+	ready   func(ctx context.Context) error
+	auth    Authenticator
+	ips     *ClientIPResolver
+
+	router chi.Router
+	api    huma.API
+	routes []Route
+}
+
+// Route is one registered operation and who may call it; the access-matrix
+// test enumerates these.
+type Route struct {
+	Method      string
+	Path        string
+	OperationID string
+	Access      Access
+}
+
+var installErrorFormat sync.Once
+
+// New builds the server and registers every route.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	var trusted []*net.IPNet
+	for _, p := range d.Config.TrustedProxies {
+		if n, err := config.ParseCIDROrIP(p); err == nil {
+			trusted = append(trusted, n)
+		}
+	}
+	s := &Server{cfg: d.Config, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
+		ips: NewClientIPResolver(trusted)}
+	if s.version == "" {
+		s.version = "dev"
+	}
+
+	// huma builds its own errors (validation, parsing) through this hook;
+	// it is package state in huma, set once to our problem format.
+	installErrorFormat.Do(func() {
+		huma.NewErrorWithContext = humaError
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError { return humaError(nil, status, msg, errs...) }
+	})
+
+	r := chi.NewRouter()
+	r.Use(s.requestContext, securityHeaders)
+	if len(d.Config.CORSOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins:   d.Config.CORSOrigins,
+			AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key", "If-Match", "Last-Event-ID"},
+			ExposedHeaders:   []string{"X-Request-ID", "ETag", "Retry-After", "Location"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}))
+	}
+	r.Use(bodyLimit(d.Config.BodyLimitBytes), s.deadlines)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(r.Context(), http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path))
+	})
+	s.router = r
+
+	cfg := huma.DefaultConfig("Super Agent API", s.version)
+	cfg.Info.Description = "Build, run and observe AI-agent workflows. Authenticate with a bearer access token " +
+		"(from /api/v1/auth/login) or an API key (Authorization: Bearer sak_… or X-API-Key). Errors are RFC 9457 problem+json."
+	cfg.OpenAPIPath = "/openapi"
+	cfg.DocsPath = ""    // huma's docs page loads from a CDN; ours are embedded (docs.go)
+	cfg.SchemasPath = "" // schemas live in the OpenAPI document
+	cfg.CreateHooks = nil
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key",
+			Description: "An access token from /api/v1/auth/login, or an API key"},
+		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "An API key"},
+		"oauth2": {Type: "oauth2", Description: "OAuth 2.0 resource owner password grant (RFC 6749 §4.3)",
+			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{TokenURL: "/api/v1/auth/login", Scopes: map[string]string{}}}},
+	}
+	s.api = humachi.New(r, cfg)
+
+	s.registerSystemRoutes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Routes lists every registered operation with its access rule.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// API exposes the huma API (the OpenAPI document, for tests and tooling).
+func (s *Server) API() huma.API { return s.api }
+
+// register adds one operation behind the access gate.
+func register[I, O any](s *Server, op huma.Operation, a Access, h func(ctx context.Context, in *I) (*O, error)) {
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = s.cfg.BodyLimitBytes
+	}
+	if !a.Public {
+		op.Security = []map[string][]string{{"bearer": {}}, {"apiKey": {}}, {"oauth2": {}}}
+		op.Errors = append(op.Errors, http.StatusUnauthorized)
+		if a.Permission != "" {
+			op.Errors = append(op.Errors, http.StatusForbidden)
+			op.Description += "\n\nRequires permission `" + string(a.Permission) + "`."
+		}
+	}
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata["access"] = a
+	op.Middlewares = append(huma.Middlewares{s.gate(a)}, op.Middlewares...)
+	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path, OperationID: op.OperationID, Access: a})
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, problemFor(ctx, s.log, err)
+		}
+		return out, nil
+	})
+}
+
+// writeHumaProblem writes a problem from a huma middleware.
+func writeHumaProblem(ctx huma.Context, p *Problem) {
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			ctx.AppendHeader(k, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	_ = json.NewEncoder(ctx.BodyWriter()).Encode(p)
+}
+
+// registerSystemRoutes adds health, readiness and documentation.
+func (s *Server) registerSystemRoutes() {
+	type healthOut struct {
+		Body struct {
+			Status  string `json:"status" example:"ok"`
+			Version string `json:"version"`
+		}
+	}
+	register(s, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/health", Tags: []string{"System"},
+		Summary: "Liveness: the process is up"}, Public(),
+		func(ctx context.Context, _ *struct{}) (*healthOut, error) {
+			out := &healthOut{}
+			out.Body.Status, out.Body.Version = "ok", s.version
+			return out, nil
+		})
+	type readyOut struct {
+		Body struct {
+			Status   string `json:"status" example:"ready"`
+			Database string `json:"database" example:"postgres"`
+		}
+	}
+	register(s, huma.Operation{OperationID: "ready", Method: http.MethodGet, Path: "/ready", Tags: []string{"System"},
+		Summary: "Readiness: database reachable and all migrations applied", Errors: []int{http.StatusServiceUnavailable}}, Public(),
+		func(ctx context.Context, _ *struct{}) (*readyOut, error) {
+			if s.ready != nil {
+				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+				if err := s.ready(cctx); err != nil {
+					s.log.WarnContext(ctx, "not ready", "error", err)
+					return nil, &domain.Error{Code: domain.ECodeUnavailable, Message: "not ready: " + readyReason(err), Err: err}
+				}
+			}
+			out := &readyOut{}
+			out.Body.Status = "ready"
+			if s.store != nil {
+				out.Body.Database = s.store.Kind()
+			}
+			return out, nil
+		})
+	s.registerDocs()
+}
+
+// readyReason gives the safe part of a readiness failure.
+func readyReason(err error) string {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return de.Message
+	}
+	return "dependency check failed"
+}
