@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-		"time"
+	"time"
 
 	"github.com/riverqueue/river"
 

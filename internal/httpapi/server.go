@@ -84,7 +84,9 @@ func New(d Deps) *Server {
 	// it is package state in huma, set once to our problem format.
 	installErrorFormat.Do(func() {
 		huma.NewErrorWithContext = humaError
-		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError { return humaError(nil, status, msg, errs...) }
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			return humaError(nil, status, msg, errs...)
+		}
 	})
 
 	r := chi.NewRouter()

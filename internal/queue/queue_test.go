@@ -90,4 +90,3 @@ func TestRoundTrip(t *testing.T) {
 		}
 	})
 }
-
