@@ -12,6 +12,10 @@ func pointer(tokens ...string) string {
 	return b.String()
 }
 
+// escapePointer escapes one reference token: "~" as "~0", "/" as "~1".
 func escapePointer(token string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(token)
+	if !strings.ContainsAny(token, "~/") {
+		return token
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(token, "~", "~0"), "/", "~1")
 }
