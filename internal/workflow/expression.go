@@ -17,7 +17,10 @@ import (
 )
 
 // Env is what edge conditions, router conditions and transform expressions
-// see, as the variables `input`, `nodes` and `output`.
+// see, as the variables `input`, `nodes` and `output`. Values should be
+// JSON-shaped (what encoding/json decodes into an any: maps, lists, strings,
+// float64 numbers, booleans, nil): expressions may call the exported methods
+// of any other value.
 type Env struct {
 	// Input is the execution input.
 	Input any
@@ -125,7 +128,7 @@ func run(kind exprKind, src string, env Env) (any, error) {
 		if errors.As(err, &fe) && strings.Contains(fe.Message, "memory budget exceeded") {
 			return nil, fmt.Errorf("%w: too many elements or iterations", ErrBudgetExceeded)
 		}
-		return nil, oneLine(err)
+		return nil, clipError(oneLine(err))
 	}
 	return out, nil
 }

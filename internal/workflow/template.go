@@ -21,6 +21,9 @@ import (
 //	.nodes.<id>    the output of a completed upstream node (also index .nodes "<id>")
 //	.execution_id  the execution's id
 //	.node_id       the id of the node being rendered (empty for the output template)
+//
+// Values should be JSON-shaped, as for Env: templates may call the exported
+// methods of any other value.
 type Data struct {
 	Input       any
 	Nodes       map[string]any
