@@ -67,7 +67,8 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		}
 	}
 	a.store, err = sqlstore.Open(ctx, sqlstore.Options{Kind: string(a.db.Kind), Path: a.db.Path, DSN: a.db.DSN,
-		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: a.log})
+		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: a.log,
+		AuditDisabled: !cfg.EnableAuditLogging})
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", a.db.Redacted(), err)
 	}

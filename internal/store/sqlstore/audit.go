@@ -17,7 +17,7 @@ import (
 // serialises), the rows are linked to it, and the head moves. Concurrent
 // writers queue on the head, so a chain never forks.
 func (t *tx) appendAudit() error {
-	if len(t.audits) == 0 {
+	if len(t.audits) == 0 || t.s.auditOff {
 		return nil
 	}
 	byOrg := map[string][]*domain.AuditEvent{}

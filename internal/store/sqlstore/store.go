@@ -41,6 +41,9 @@ type Options struct {
 	PoolSize    int
 	MaxOverflow int
 	Logger      *slog.Logger
+	// AuditDisabled drops audit events instead of recording them
+	// (ENABLE_AUDIT_LOGGING=false, refused in production).
+	AuditDisabled bool
 	// Now overrides the clock (tests).
 	Now func() time.Time
 }
@@ -53,6 +56,8 @@ type Store struct {
 	d      dialect
 	now    func() time.Time
 	log    *slog.Logger
+	// auditOff drops audit events (ENABLE_AUDIT_LOGGING=false).
+	auditOff bool
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -68,7 +73,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.PoolSize <= 0 {
 		o.PoolSize = 10
 	}
-	s := &Store{kind: o.Kind, now: o.Now, log: o.Logger}
+	s := &Store{kind: o.Kind, now: o.Now, log: o.Logger, auditOff: o.AuditDisabled}
 	switch o.Kind {
 	case KindSQLite:
 		if dir := filepath.Dir(o.Path); dir != "" {
