@@ -19,6 +19,7 @@ type PlanLimits struct {
 	MaxTeams                int `json:"max_teams"`
 	MaxExecutionsPerMonth   int `json:"max_executions_per_month"`
 	MaxConcurrentExecutions int `json:"max_concurrent_executions"`
+	MaxAgentsPerWorkflow    int `json:"max_agents_per_workflow"`
 }
 
 // DefaultPlanLimits returns the limits a plan starts with; the installation's
@@ -26,11 +27,11 @@ type PlanLimits struct {
 func DefaultPlanLimits(p Plan) (PlanLimits, bool) {
 	switch p {
 	case PlanFree:
-		return PlanLimits{MaxWorkflows: 10, MaxAgents: 20, MaxTeams: 3, MaxExecutionsPerMonth: 1000, MaxConcurrentExecutions: 5}, true
+		return PlanLimits{MaxWorkflows: 10, MaxAgents: 20, MaxTeams: 3, MaxExecutionsPerMonth: 1000, MaxConcurrentExecutions: 5, MaxAgentsPerWorkflow: 20}, true
 	case PlanPro:
-		return PlanLimits{MaxWorkflows: 50, MaxAgents: 100, MaxTeams: 10, MaxExecutionsPerMonth: 10000, MaxConcurrentExecutions: 20}, true
+		return PlanLimits{MaxWorkflows: 50, MaxAgents: 100, MaxTeams: 10, MaxExecutionsPerMonth: 10000, MaxConcurrentExecutions: 20, MaxAgentsPerWorkflow: 50}, true
 	case PlanEnterprise:
-		return PlanLimits{MaxWorkflows: 100, MaxAgents: 200, MaxTeams: 50, MaxExecutionsPerMonth: 100000, MaxConcurrentExecutions: 100}, true
+		return PlanLimits{MaxWorkflows: 100, MaxAgents: 200, MaxTeams: 50, MaxExecutionsPerMonth: 100000, MaxConcurrentExecutions: 100, MaxAgentsPerWorkflow: 200}, true
 	}
 	return PlanLimits{}, false
 }

@@ -9,13 +9,13 @@ import (
 )
 
 const orgColumns = `id, name, slug, plan, max_workflows, max_agents, max_teams, max_executions_per_month,
-	max_concurrent_executions, settings, require_mfa, is_active, created_at, updated_at, deleted_at`
+	max_concurrent_executions, max_agents_per_workflow, settings, require_mfa, is_active, created_at, updated_at, deleted_at`
 
 func scanOrg(row interface{ Scan(...any) error }) (*domain.Organization, error) {
 	var o domain.Organization
 	var plan string
 	err := row.Scan(&o.ID, &o.Name, &o.Slug, &plan, &o.Limits.MaxWorkflows, &o.Limits.MaxAgents, &o.Limits.MaxTeams,
-		&o.Limits.MaxExecutionsPerMonth, &o.Limits.MaxConcurrentExecutions, jsonCol{&o.Settings}, &o.RequireMFA,
+		&o.Limits.MaxExecutionsPerMonth, &o.Limits.MaxConcurrentExecutions, &o.Limits.MaxAgentsPerWorkflow, jsonCol{&o.Settings}, &o.RequireMFA,
 		&o.IsActive, utcTime{&o.CreatedAt}, utcTime{&o.UpdatedAt}, nullTime{&o.DeletedAt})
 	if err != nil {
 		return nil, err
@@ -36,9 +36,9 @@ func (q *queries) CreateOrganization(o *domain.Organization) error {
 	}
 	o.CreatedAt, o.UpdatedAt = q.now, q.now
 	_, err := q.exec(`INSERT INTO organizations (`+orgColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		o.ID, o.Name, o.Slug, string(o.Plan), o.Limits.MaxWorkflows, o.Limits.MaxAgents, o.Limits.MaxTeams,
-		o.Limits.MaxExecutionsPerMonth, o.Limits.MaxConcurrentExecutions, toJSON(o.Settings), o.RequireMFA,
+		o.Limits.MaxExecutionsPerMonth, o.Limits.MaxConcurrentExecutions, o.Limits.MaxAgentsPerWorkflow, toJSON(o.Settings), o.RequireMFA,
 		o.IsActive, o.CreatedAt, o.UpdatedAt, nullable(o.DeletedAt))
 	if domain.IsCode(err, domain.ECodeConflict) {
 		return domain.Errorf(domain.ECodeConflict, "an organization with this name already exists")
@@ -63,10 +63,10 @@ func (q *queries) UpdateOrganization(o *domain.Organization) error {
 	}
 	o.UpdatedAt = q.now
 	return q.execOne("organization", `UPDATE organizations SET name = $2, plan = $3, max_workflows = $4, max_agents = $5,
-		max_teams = $6, max_executions_per_month = $7, max_concurrent_executions = $8, settings = $9,
-		require_mfa = $10, is_active = $11, updated_at = $12, deleted_at = $13 WHERE id = $1`,
+		max_teams = $6, max_executions_per_month = $7, max_concurrent_executions = $8, max_agents_per_workflow = $9,
+		settings = $10, require_mfa = $11, is_active = $12, updated_at = $13, deleted_at = $14 WHERE id = $1`,
 		o.ID, o.Name, string(o.Plan), o.Limits.MaxWorkflows, o.Limits.MaxAgents, o.Limits.MaxTeams,
-		o.Limits.MaxExecutionsPerMonth, o.Limits.MaxConcurrentExecutions, toJSON(o.Settings), o.RequireMFA,
+		o.Limits.MaxExecutionsPerMonth, o.Limits.MaxConcurrentExecutions, o.Limits.MaxAgentsPerWorkflow, toJSON(o.Settings), o.RequireMFA,
 		o.IsActive, o.UpdatedAt, nullable(o.DeletedAt))
 }
 

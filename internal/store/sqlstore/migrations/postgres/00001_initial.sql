@@ -15,6 +15,7 @@ CREATE TABLE organizations (
     max_teams                 integer NOT NULL,
     max_executions_per_month  integer NOT NULL,
     max_concurrent_executions integer NOT NULL,
+    max_agents_per_workflow   integer NOT NULL,
     settings                  jsonb NOT NULL DEFAULT '{}',
     require_mfa               boolean NOT NULL DEFAULT false,
     is_active                 boolean NOT NULL DEFAULT true,

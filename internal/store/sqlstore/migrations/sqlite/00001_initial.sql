@@ -15,6 +15,7 @@ CREATE TABLE organizations (
     max_teams                 INTEGER NOT NULL,
     max_executions_per_month  INTEGER NOT NULL,
     max_concurrent_executions INTEGER NOT NULL,
+    max_agents_per_workflow   INTEGER NOT NULL,
     settings                  TEXT NOT NULL DEFAULT '{}',
     require_mfa               BOOLEAN NOT NULL DEFAULT false,
     is_active                 BOOLEAN NOT NULL DEFAULT true,
