@@ -221,6 +221,10 @@ func (p *Anthropic) readStream(stream *ssestream.Stream[anthropic.MessageStreamE
 	if err := stream.Err(); err != nil {
 		return nil, err
 	}
+	if msg.StopReason == "" {
+		// Every complete stream sets stop_reason in its message_delta.
+		return nil, errorf(p.Name(), KindUnavailable, "stream ended before the answer was complete")
+	}
 	return msg, nil
 }
 

@@ -160,3 +160,20 @@ func TestStripCodeFence(t *testing.T) {
 		}
 	}
 }
+
+func TestAnthropicStreamCutBeforeTheEnd(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n")
+		fmt.Fprint(w, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+		fmt.Fprint(w, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n")
+	}))
+	defer srv.Close()
+	p := NewAnthropic(Credentials{APIKey: "k", BaseURL: srv.URL}, nil)
+	var shown string
+	_, err := p.Complete(context.Background(), &Request{Model: "claude-haiku-4-5", OnDelta: func(s string) { shown += s }, Messages: []Message{{Role: RoleUser, Content: "Hi"}}})
+	if KindOf(err) != KindUnavailable || shown != "Hel" {
+		t.Errorf("err = %v after showing %q, want unavailable after \"Hel\"", err, shown)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/openai/openai-go/v3"
@@ -206,7 +205,11 @@ type streamedCall struct {
 func (p *OpenAI) readStream(stream *ssestream.Stream[openai.ChatCompletionChunk], onDelta func(string)) (*Response, error) {
 	res := &Response{}
 	var text strings.Builder
-	calls := map[int64]*streamedCall{}
+	// Fragments of one call share its index. Some compatible servers send
+	// every call whole at index 0, so a new id at a known index starts a
+	// new call too.
+	var calls []*streamedCall
+	current := map[int64]*streamedCall{}
 	for stream.Next() {
 		chunk := stream.Current()
 		if chunk.Model != "" {
@@ -229,10 +232,11 @@ func (p *OpenAI) readStream(stream *ssestream.Stream[openai.ChatCompletionChunk]
 				onDelta(d)
 			}
 			for _, tc := range choice.Delta.ToolCalls {
-				c := calls[tc.Index]
-				if c == nil {
+				c := current[tc.Index]
+				if c == nil || (tc.ID != "" && c.id != "" && tc.ID != c.id) {
 					c = &streamedCall{}
-					calls[tc.Index] = c
+					current[tc.Index] = c
+					calls = append(calls, c)
 				}
 				if tc.ID != "" {
 					c.id = tc.ID
@@ -250,14 +254,12 @@ func (p *OpenAI) readStream(stream *ssestream.Stream[openai.ChatCompletionChunk]
 	if err := stream.Err(); err != nil {
 		return nil, err
 	}
-	res.Text = text.String()
-	indexes := make([]int64, 0, len(calls))
-	for i := range calls {
-		indexes = append(indexes, i)
+	if res.StopReason == "" {
+		// Every complete stream ends its choice with a finish_reason.
+		return nil, errorf(p.name, KindUnavailable, "stream ended before the answer was complete")
 	}
-	sort.Slice(indexes, func(a, b int) bool { return indexes[a] < indexes[b] })
-	for _, i := range indexes {
-		c := calls[i]
+	res.Text = text.String()
+	for _, c := range calls {
 		call, err := p.toolCall(c.id, c.name, c.args.String())
 		if err != nil {
 			return nil, err

@@ -174,6 +174,15 @@ func TestOpenAIUnusualFailures(t *testing.T) {
 			},
 			wantKind: KindRateLimited,
 		},
+		{
+			name:   "stream cut before the end",
+			stream: true,
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprint(w, "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n")
+			},
+			wantKind: KindUnavailable,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,5 +216,32 @@ func TestUnreachableProviderIsUnavailable(t *testing.T) {
 		if KindOf(err) != KindUnavailable {
 			t.Errorf("%s: err = %v, want unavailable", p.Name(), err)
 		}
+	}
+}
+
+// TestOpenAIWholeToolCallsAtOneIndex covers compatible servers that stream
+// each tool call whole, all at index 0.
+func TestOpenAIWholeToolCallsAtOneIndex(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, c := range []string{
+			`{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"{\"n\":1}"}}]}}]}`,
+			`{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"b","type":"function","function":{"name":"g","arguments":"{\"n\":2}"}}]}}]}`,
+			`{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+			`[DONE]`,
+		} {
+			fmt.Fprintf(w, "data: %s\n\n", c)
+		}
+	}))
+	defer srv.Close()
+	p := NewOpenAI("ollama", Credentials{BaseURL: srv.URL + "/v1"}, nil)
+	res, err := p.Complete(context.Background(), &Request{Model: "m", OnDelta: func(string) {}, Messages: []Message{{Role: RoleUser, Content: "Hi"}}})
+	if err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if len(res.ToolCalls) != 2 || res.ToolCalls[0].Name != "f" || res.ToolCalls[1].Name != "g" ||
+		string(res.ToolCalls[1].Arguments) != `{"n":2}` {
+		t.Errorf("ToolCalls = %+v, want f then g", res.ToolCalls)
 	}
 }
