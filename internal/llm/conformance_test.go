@@ -37,7 +37,7 @@ type backend struct {
 }
 
 func conformanceBackends() []backend {
-	serverHarness := func(t *testing.T, srv *llmtest.Server, good, bad Provider, model string, checkAuth func(*testing.T, http.Header)) *harness {
+	serverHarness := func(srv *llmtest.Server, good, bad Provider, model string, checkAuth func(*testing.T, http.Header)) *harness {
 		return &harness{
 			provider:  good,
 			badKey:    bad,
@@ -52,7 +52,7 @@ func conformanceBackends() []backend {
 			srv := llmtest.NewOpenAI(t)
 			good := NewOpenAI("openai", Credentials{APIKey: srv.APIKey(), BaseURL: srv.URL()}, nil)
 			bad := NewOpenAI("openai", Credentials{APIKey: "sk-wrong-key-0123456789", BaseURL: srv.URL()}, nil)
-			return serverHarness(t, srv, good, bad, "gpt-4o-mini", func(t *testing.T, h http.Header) {
+			return serverHarness(srv, good, bad, "gpt-4o-mini", func(t *testing.T, h http.Header) {
 				if got, want := h.Get("Authorization"), "Bearer "+srv.APIKey(); got != want {
 					t.Errorf("Authorization = %q, want %q", got, want)
 				}
@@ -62,7 +62,7 @@ func conformanceBackends() []backend {
 			srv := llmtest.NewAnthropic(t)
 			good := NewAnthropic(Credentials{APIKey: srv.APIKey(), BaseURL: srv.URL()}, nil)
 			bad := NewAnthropic(Credentials{APIKey: "sk-ant-wrong-key-0123456789", BaseURL: srv.URL()}, nil)
-			return serverHarness(t, srv, good, bad, "claude-haiku-4-5", func(t *testing.T, h http.Header) {
+			return serverHarness(srv, good, bad, "claude-haiku-4-5", func(t *testing.T, h http.Header) {
 				if got := h.Get("X-Api-Key"); got != srv.APIKey() {
 					t.Errorf("x-api-key = %q, want %q", got, srv.APIKey())
 				}

@@ -3,18 +3,38 @@ package llm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 )
 
-// Credentials authenticate calls to one provider for one tenant.
+// Credentials authenticate calls to one provider for one tenant. Printing
+// or logging them shows whether a key is set, never the key.
 type Credentials struct {
 	APIKey string
 	// BaseURL overrides the provider's default endpoint (a proxy, a local
 	// Ollama…). Empty means the default.
 	BaseURL string
+}
+
+// String implements fmt.Stringer without the key.
+func (c Credentials) String() string {
+	key := ""
+	if c.APIKey != "" {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("llm.Credentials{APIKey:%q, BaseURL:%q}", key, c.BaseURL)
+}
+
+// GoString implements fmt.GoStringer without the key.
+func (c Credentials) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the key.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("api_key_set", c.APIKey != ""), slog.String("base_url", c.BaseURL))
 }
 
 // ParseModel splits "provider:model" at its first colon, so model names

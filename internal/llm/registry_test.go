@@ -2,7 +2,10 @@ package llm
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/superagent-hq/superagent/internal/llm/llmtest"
@@ -129,5 +132,20 @@ func TestRegistryResolvesToTheServer(t *testing.T) {
 	}
 	if _, _, err := r.Resolve("nope", Credentials{}); KindOf(err) != KindBadRequest {
 		t.Errorf("malformed model: err = %v, want bad_request", err)
+	}
+}
+
+func TestCredentialsNeverPrintTheKey(t *testing.T) {
+	t.Parallel()
+	c := Credentials{APIKey: "sk-secret-123456", BaseURL: "http://proxy"}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("call", "creds", c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", &c), logged.String()} {
+		if strings.Contains(out, "sk-secret") {
+			t.Errorf("printed the key: %s", out)
+		}
+		if !strings.Contains(out, "http://proxy") {
+			t.Errorf("lost the base URL: %s", out)
+		}
 	}
 }
