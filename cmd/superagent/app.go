@@ -14,6 +14,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/httpapi"
@@ -29,6 +30,7 @@ type App struct {
 	db    config.DatabaseURL
 	store *sqlstore.Store
 	queue *queue.Queue
+	auth  *auth.Service
 	http  *http.Server
 	ln    net.Listener // the HTTP listener, once bound
 }
@@ -81,8 +83,15 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		return nil, fmt.Errorf("%w (run `superagent migrate up`)", err)
 	}
 
+	sender, err := mailSender(cfg, a.log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	mailWorker := &auth.MailWorker{Sender: sender}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &queue.PingWorker{})
+	river.AddWorker(workers, mailWorker)
 	a.queue, err = queue.New(ctx, queue.Options{
 		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
 		StepWorkers: cfg.QueueMaxWorkers, RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
@@ -92,8 +101,15 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		a.Close()
 		return nil, err
 	}
+	a.auth, err = newAuthService(ctx, cfg, a.store, riverEnqueuer{a.queue.Client}, a.log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	mailWorker.Service = a.auth
 	if r.http {
-		srv := httpapi.New(httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready})
+		srv := httpapi.New(httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
+			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth})
 		a.http = &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,

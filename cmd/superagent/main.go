@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/superagent-hq/superagent/internal/config"
+	"github.com/superagent-hq/superagent/internal/domain"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -21,13 +23,17 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand(os.Stdout, os.Stderr, os.Environ()).ExecuteContext(ctx)
+	err := newRootCommand(os.Stdin, os.Stdout, os.Stderr, os.Environ()).ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		var se *config.SettingError
-		if errors.As(err, &se) {
+		var de *domain.Error
+		switch {
+		case errors.As(err, &se):
 			fmt.Fprintf(os.Stderr, "superagent: invalid setting %s\n", se)
-		} else {
+		case errors.As(err, &de) && de.Code != domain.ECodeInternal:
+			fmt.Fprintf(os.Stderr, "superagent: %s\n", strings.Replace(err.Error(), string(de.Code)+": ", "", 1))
+		default:
 			fmt.Fprintf(os.Stderr, "superagent: %v\n", err)
 		}
 		os.Exit(1)
@@ -36,7 +42,7 @@ func main() {
 
 // newRootCommand builds the command tree. environ is the environment the
 // configuration is read from (plus ./.env).
-func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
+func newRootCommand(stdin io.Reader, stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "superagent",
 		Short:         "Super Agent: build, run and observe AI-agent workflows",
@@ -52,6 +58,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		serveCommand(load, stdout),
 		workerCommand(load, stdout),
 		migrateCommand(load, stdout),
+		userCommand(load, stdin, stdout),
 		versionCommand(stdout),
 	)
 	return root
@@ -68,3 +75,5 @@ func versionCommand(stdout io.Writer) *cobra.Command {
 		},
 	}
 }
+
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }

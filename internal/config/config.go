@@ -66,7 +66,7 @@ type Config struct {
 	ExtraAllowedHosts        []string `env:"HTTP_ALLOWED_HOSTS" envSeparator:","`
 
 	SMTPHost     string `env:"SMTP_HOST"`
-	SMTPPort     int    `env:"SMTP_PORT" envDefault:"587"`
+	SMTPPort     int    `env:"SMTP_PORT"` // 0: 587 for starttls, 465 for tls, 25 for none
 	SMTPUsername string `env:"SMTP_USERNAME"`
 	SMTPPassword string `env:"SMTP_PASSWORD"`
 	SMTPFrom     string `env:"SMTP_FROM" envDefault:"Super Agent <no-reply@localhost>"`
@@ -308,6 +308,8 @@ func (c *Config) Validate() error {
 			return bad("PASSWORD_HASH_PROFILE", "the test profile is refused in production")
 		case c.EncryptionKeys == "":
 			return bad("ENCRYPTION_KEYS", "is required in production (AES-256 keys for secrets at rest)")
+		case c.SMTPHost == "":
+			return bad("SMTP_HOST", "is required in production: without it password-reset and invitation links would only be logged")
 		}
 	}
 	return nil

@@ -45,7 +45,7 @@ func TestDotenvAndEnvironmentPrecedence(t *testing.T) {
 
 func TestValidationNamesTheSetting(t *testing.T) {
 	t.Parallel()
-	prod := []string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("k", 40), "ENCRYPTION_KEYS=k1:x"}
+	prod := []string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("k", 40), "ENCRYPTION_KEYS=k1:x", "SMTP_HOST=mail.example.com"}
 	tests := []struct {
 		name    string
 		env     []string
@@ -58,6 +58,7 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{"production auth off", append(prod, "ENABLE_AUTH=false"), "ENABLE_AUTH"},
 		{"production audit off", append(prod, "ENABLE_AUDIT_LOGGING=false"), "ENABLE_AUDIT_LOGGING"},
 		{"production test hashing", append(prod, "PASSWORD_HASH_PROFILE=test"), "PASSWORD_HASH_PROFILE"},
+		{"production without mail", prod[:3], "SMTP_HOST"},
 		{"unknown environment", []string{"ENVIRONMENT=prod"}, "ENVIRONMENT"},
 		{"malformed database url", []string{"DATABASE_URL=mysql://x"}, "DATABASE_URL"},
 		{"postgres url without host", []string{"DATABASE_URL=postgres:///db"}, "DATABASE_URL"},
@@ -87,7 +88,7 @@ func TestValidationNamesTheSetting(t *testing.T) {
 
 func TestProductionAcceptsAGoodConfiguration(t *testing.T) {
 	t.Parallel()
-	c, err := Load([]string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("s", 32), "ENCRYPTION_KEYS=k1:x"}, "")
+	c, err := Load([]string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("s", 32), "ENCRYPTION_KEYS=k1:x", "SMTP_HOST=mail.example.com"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

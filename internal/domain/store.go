@@ -79,6 +79,8 @@ type OrgQueries interface {
 	// scope's own (any other id is ErrNotFound).
 	GetOrganization(id string) (*Organization, error)
 	UpdateOrganization(o *Organization) error
+	// GetOrganizationBySlug finds an organization by slug (system scope only).
+	GetOrganizationBySlug(slug string) (*Organization, error)
 	// ListOrganizations lists every organization (system scope only).
 	ListOrganizations() ([]Organization, error)
 	// DeleteOrganization removes the organization and, by cascade, its data
@@ -119,6 +121,16 @@ type UserQueries interface {
 	UpdateUser(u *User) error
 	// CountActiveAdmins counts the organization's active admins.
 	CountActiveAdmins() (int, error)
+	// CountUsers counts the organization's users that are not deleted.
+	CountUsers() (int, error)
+	// RecordLoginFailure counts a failed sign-in atomically: the count
+	// restarts when the last window began more than window ago. It returns
+	// the failures in the current window.
+	RecordLoginFailure(userID string, at time.Time, window time.Duration) (int, error)
+	// LockUser sets (or clears, with nil) the time until which sign-in is refused.
+	LockUser(userID string, until *time.Time) error
+	// RecordLoginSuccess clears failures and lockout and sets last_login.
+	RecordLoginSuccess(userID string, at time.Time) error
 }
 
 // AuthQueries manage sessions, refresh tokens, API keys, one-time tokens and
@@ -126,6 +138,9 @@ type UserQueries interface {
 type AuthQueries interface {
 	CreateSession(s *Session) error
 	GetSession(id string) (*Session, error)
+	// LoadSessionPrincipal loads, in one query, what authenticating an
+	// access token needs: the user, its session and its organization.
+	LoadSessionPrincipal(userID, sessionID string) (*User, *Session, *Organization, error)
 	ListSessions(userID string) ([]Session, error)
 	// TouchSession records use; it writes only when the stored value is older than minGap.
 	TouchSession(id string, at time.Time, minGap time.Duration) error

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/httprate"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 )
@@ -14,9 +16,12 @@ import (
 type Access struct {
 	Public     bool
 	Permission domain.Permission
-	// AllowUnverified lets a user whose e-mail is not yet verified through
-	// when REQUIRE_EMAIL_VERIFICATION is on (sign-in, verification, profile).
+	// AllowUnverified lets through a user who still has to verify an e-mail
+	// address or enrol MFA (profile, verification, MFA enrolment, logout).
 	AllowUnverified bool
+	// RateLimited routes count against the per-client-IP limit on sign-in
+	// endpoints (AUTH_RATE_LIMIT_PER_MINUTE).
+	RateLimited bool
 }
 
 // Public routes need no credentials.
@@ -67,11 +72,14 @@ func credentialsOf(ctx huma.Context) Credentials {
 // route's permission.
 func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
+		creds := credentialsOf(ctx)
+		if a.RateLimited && s.limited(ctx, s.authLimiter, "ip:"+creds.IP) {
+			return
+		}
 		if a.Public {
 			next(ctx)
 			return
 		}
-		creds := credentialsOf(ctx)
 		if s.auth == nil {
 			writeHumaProblem(ctx, problemFor(ctx.Context(), s.log, domain.Errorf(domain.ECodeUnauthorized, "authentication is not available")))
 			return
@@ -85,6 +93,13 @@ func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 			writeHumaProblem(ctx, prob)
 			return
 		}
+		key := "user:" + p.UserID
+		if p.APIKeyID != "" {
+			key = "key:" + p.APIKeyID
+		}
+		if s.limited(ctx, s.apiLimiter, key) {
+			return
+		}
 		if a.Permission != "" && !p.Can(a.Permission) {
 			s.auth.Denied(ctx.Context(), p, a.Permission, creds, ctx.Method(), ctx.Operation().Path)
 			prob := newProblem(ctx.Context(), http.StatusForbidden, "this action requires the "+string(a.Permission)+" permission")
@@ -94,4 +109,20 @@ func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 		}
 		next(huma.WithValue(ctx, principalKey, p))
 	}
+}
+
+// limited applies a rate limiter and, when over it, answers 429 with
+// Retry-After and a problem body.
+func (s *Server) limited(ctx huma.Context, l *httprate.RateLimiter, key string) bool {
+	if l == nil {
+		return false
+	}
+	r, w := humachi.Unwrap(ctx)
+	if !l.OnLimit(w, r, key) {
+		return false
+	}
+	p := newProblem(ctx.Context(), http.StatusTooManyRequests, "too many requests: slow down and retry after the time in Retry-After")
+	p.Code = string(domain.ECodeLimitExceeded)
+	writeHumaProblem(ctx, p)
+	return true
 }

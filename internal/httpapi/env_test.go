@@ -3,70 +3,157 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/httpapi"
+	"github.com/superagent-hq/superagent/internal/mail"
+	"github.com/superagent-hq/superagent/internal/mail/mailtest"
+	"github.com/superagent-hq/superagent/internal/queue"
+	"github.com/superagent-hq/superagent/internal/secretbox"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
 
-// env is a real server on a real database for API tests.
+// env is a real server on a real database for API tests: real
+// authentication, a running job queue, and a real SMTP server receiving
+// the mails.
 type env struct {
-	t     *testing.T
-	kind  string
-	store *sqlstore.Store
-	srv   *httptest.Server
-	cfg   *config.Config
+	t      *testing.T
+	kind   string
+	store  *sqlstore.Store
+	srv    *httptest.Server
+	cfg    *config.Config
+	auth   *auth.Service
+	smtp   *mailtest.Server
+	hasher *auth.Hasher
+	queue  *queue.Queue
 }
 
-// newEnv starts a server on a fresh database of the given kind.
+// newEnv starts a server on a fresh database of the given kind. settings
+// are extra KEY=VALUE configuration lines.
 func newEnv(t *testing.T, kind string, settings ...string) *env {
 	t.Helper()
+	ctx := context.Background()
 	db := dbtest.New(t, kind)
 	s := dbtest.Open(t, db)
-	cfg, err := config.Load(append([]string{"PASSWORD_HASH_PROFILE=test", "ENVIRONMENT=test"}, settings...), "")
+	cfg, err := config.Load(append([]string{"PASSWORD_HASH_PROFILE=test", "ENVIRONMENT=test",
+		"AUTH_RATE_LIMIT_PER_MINUTE=1000", "API_RATE_LIMIT_PER_MINUTE=10000"}, settings...), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, kind: kind, store: s, cfg: cfg}
-	e.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Config: cfg, Store: s, Auth: testAuthenticator{s}}))
+	e := &env{t: t, kind: kind, store: s, cfg: cfg, smtp: mailtest.NewServer(t, mailtest.WithSTARTTLS())}
+	e.hasher, err = auth.NewHasher(auth.TestParams, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSMTPSender(mail.SMTPConfig{Host: e.smtp.Host(), Port: e.smtp.Port(), From: "Super Agent <no-reply@superagent.test>",
+		TLS: mail.TLSStartTLS, RootCAs: e.smtp.CertPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailWorker := &auth.MailWorker{Sender: sender}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, mailWorker)
+	e.queue, err = queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers,
+		RescueAfter: time.Minute, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.DevKeyring([]byte(cfg.SecretKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.auth, err = auth.NewService(auth.Options{Store: s, Hasher: e.hasher, Keyring: box, Jobs: enqueuer{e.queue.Client},
+		Tokens: auth.TokenIssuer{Secret: []byte(cfg.SecretKey), Algorithm: cfg.Algorithm, Issuer: cfg.TokenIssuer,
+			Audience: cfg.TokenAudience, TTL: time.Duration(cfg.AccessTokenExpireMinutes) * time.Minute},
+		Settings: auth.Settings{RefreshTTL: time.Duration(cfg.RefreshTokenExpireDays) * 24 * time.Hour, SignupEnabled: cfg.SignupEnabled,
+			RequireEmailVerification: cfg.RequireEmailVerification, MultiTenancy: cfg.EnableMultiTenancy,
+			AuthDisabled: !cfg.EnableAuth, DevUserEmail: cfg.DevUserEmail, PublicURL: cfg.PublicURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailWorker.Service = e.auth
+	if !cfg.EnableMultiTenancy {
+		if _, err := e.auth.EnsureSingleOrganization(ctx, "Default Organization"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !cfg.EnableAuth {
+		if err := e.auth.EnsureDevelopmentAdmin(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.queue.Stop(stopCtx)
+		e.queue.Close()
+	})
+	e.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Config: cfg, Store: s, Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth}))
 	t.Cleanup(e.srv.Close)
 	return e
 }
 
-// orgFixture is an organization with one user per role.
-type orgFixture struct {
-	e     *env
-	org   *domain.Organization
-	team  *domain.Team
-	users map[domain.Role]*domain.User
+type enqueuer struct{ c *queue.Client }
+
+func (q enqueuer) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := q.c.InsertTx(ctx, tx, args, opts)
+	return err
 }
 
-// newOrg creates an organization with a default team and one active user per role.
+// testPassword is the password of every fixture user.
+const testPassword = "fixture passphrase for tests"
+
+// orgFixture is an organization with one user per role.
+type orgFixture struct {
+	e      *env
+	org    *domain.Organization
+	team   *domain.Team
+	users  map[domain.Role]*domain.User
+	tokens map[string]string
+}
+
+// newOrg creates an organization (pro plan) with a default team and one
+// active, verified user per role, all with testPassword.
 func (e *env) newOrg(name string) *orgFixture {
 	e.t.Helper()
+	hash, err := e.hasher.Hash(context.Background(), testPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	limits, _ := domain.DefaultPlanLimits(domain.PlanPro)
-	f := &orgFixture{e: e, users: map[domain.Role]*domain.User{},
+	f := &orgFixture{e: e, users: map[domain.Role]*domain.User{}, tokens: map[string]string{},
 		org:  &domain.Organization{ID: domain.NewID(domain.PrefixOrg), Name: name, Slug: strings.ToLower(name) + "-" + domain.NewID("x")[2:8], Plan: domain.PlanPro, Limits: limits, IsActive: true},
 		team: &domain.Team{ID: domain.NewID(domain.PrefixTeam), Name: "Default"}}
-	err := e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error {
+	err = e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error {
 		if err := tx.CreateOrganization(f.org); err != nil {
 			return err
 		}
 		if err := tx.CreateTeam(f.team); err != nil {
 			return err
 		}
+		now := tx.Now()
 		for _, r := range domain.Roles {
 			u := &domain.User{ID: domain.NewID(domain.PrefixUser), Email: fmt.Sprintf("%s-%s@%s.example", r, f.org.ID[4:10], strings.ToLower(name)),
-				Username: fmt.Sprintf("%s-%s-%s", strings.ToLower(name), r, f.org.ID[4:10]), Role: r, IsActive: true, PasswordHash: "unused", TeamID: f.team.ID}
+				Username: fmt.Sprintf("%s-%s-%s", strings.ToLower(name), r, f.org.ID[4:10]), Role: r, IsActive: true,
+				PasswordHash: hash, TeamID: f.team.ID, EmailVerifiedAt: &now}
 			if err := tx.CreateUser(u); err != nil {
 				return err
 			}
@@ -80,36 +167,35 @@ func (e *env) newOrg(name string) *orgFixture {
 	return f
 }
 
-// token returns a credential for the org's user with the role.
-func (f *orgFixture) token(r domain.Role) string { return tokenFor(f.users[r]) }
+// token signs in as the org's user with the role (once) and returns the access token.
+func (f *orgFixture) token(r domain.Role) string { return f.e.tokenFor(f.users[r]) }
 
-func tokenFor(u *domain.User) string { return "test-user:" + u.OrgID + ":" + u.ID }
+var tokenCache sync.Map // user id → access token
 
-// testAuthenticator accepts "Bearer test-user:<org>:<user>" and resolves the
-// user's current role and permissions from the store, as real
-// authentication does on every request.
-type testAuthenticator struct{ s domain.Store }
-
-func (a testAuthenticator) Authenticate(ctx context.Context, c httpapi.Credentials, _ bool) (*domain.Principal, error) {
-	tok, ok := strings.CutPrefix(c.Authorization, "Bearer test-user:")
-	org, userID, ok2 := strings.Cut(tok, ":")
-	if !ok || !ok2 {
-		return nil, domain.Errorf(domain.ECodeUnauthorized, "missing or invalid credentials")
+// tokenFor signs in as u (password testPassword) and returns an access token.
+func (e *env) tokenFor(u *domain.User) string {
+	e.t.Helper()
+	if tok, ok := tokenCache.Load(u.ID); ok {
+		return tok.(string)
 	}
-	var p *domain.Principal
-	err := a.s.Read(ctx, domain.OrgScope(org), func(q domain.Queries) error {
-		u, err := q.GetUser(userID)
-		if err != nil || !u.IsActive {
-			return domain.Errorf(domain.ECodeUnauthorized, "missing or invalid credentials")
-		}
-		p = &domain.Principal{UserID: u.ID, OrgID: u.OrgID, TeamID: u.TeamID, Role: u.Role, Email: u.Email,
-			Permissions: domain.NewPermissionSet(u.Role, u.Permissions)}
-		return nil
-	})
-	return p, err
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": u.Email, "password": testPassword}, http.StatusOK, &out)
+	tokenCache.Store(u.ID, out.AccessToken)
+	return out.AccessToken
 }
 
-func (testAuthenticator) Denied(context.Context, *domain.Principal, domain.Permission, httpapi.Credentials, string, string) {
+// waitMail waits for the next mail to arrive at the SMTP server.
+func (e *env) waitMail() mailtest.Received {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := e.smtp.WaitForMessage(ctx)
+	if err != nil {
+		e.t.Fatalf("no mail arrived: %v", err)
+	}
+	return m
 }
 
 // do sends a request; body is marshalled as JSON unless it is a string.

@@ -19,7 +19,9 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/cors"
+	"github.com/go-chi/httprate"
 
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 )
@@ -35,6 +37,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Auth authenticates requests. nil refuses every protected route.
 	Auth Authenticator
+	// AuthService serves the sign-in, account and API-key routes; nil
+	// leaves them out (tests of other areas).
+	AuthService *auth.Service
 }
 
 // Server is the HTTP handler.
@@ -45,7 +50,11 @@ type Server struct {
 	version string
 	ready   func(ctx context.Context) error
 	auth    Authenticator
+	authSvc *auth.Service
 	ips     *ClientIPResolver
+
+	authLimiter *httprate.RateLimiter // per client IP on sign-in endpoints
+	apiLimiter  *httprate.RateLimiter // per user or API key on everything else
 
 	router chi.Router
 	api    huma.API
@@ -75,7 +84,9 @@ func New(d Deps) *Server {
 		}
 	}
 	s := &Server{cfg: d.Config, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
-		ips: NewClientIPResolver(trusted)}
+		authSvc: d.AuthService, ips: NewClientIPResolver(trusted),
+		authLimiter: httprate.NewRateLimiter(d.Config.AuthRateLimitPerMinute, time.Minute),
+		apiLimiter:  httprate.NewRateLimiter(d.Config.APIRateLimitPerMinute, time.Minute)}
 	if s.version == "" {
 		s.version = "dev"
 	}
@@ -127,6 +138,9 @@ func New(d Deps) *Server {
 	s.api = humachi.New(r, cfg)
 
 	s.registerSystemRoutes()
+	if s.authSvc != nil {
+		s.registerAuthRoutes()
+	}
 	return s
 }
 
@@ -160,6 +174,10 @@ func register[I, O any](s *Server, op huma.Operation, a Access, h func(ctx conte
 	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path, OperationID: op.OperationID, Access: a})
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
+		var oe *OAuthError
+		if errors.As(err, &oe) {
+			return nil, oe // RFC 6749 error bodies keep their own shape
+		}
 		if err != nil {
 			return nil, problemFor(ctx, s.log, err)
 		}

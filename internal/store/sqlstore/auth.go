@@ -48,6 +48,37 @@ func (q *queries) GetSession(id string) (*domain.Session, error) {
 	return s, q.s.translate(err)
 }
 
+func (q *queries) LoadSessionPrincipal(userID, sessionID string) (*domain.User, *domain.Session, *domain.Organization, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var u domain.User
+	var s domain.Session
+	var role string
+	var o domain.Organization
+	var plan string
+	err = q.queryRow(`SELECT u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
+		u.is_active, u.email_verified_at, u.mfa_enabled, u.deleted_at, u.password_hash <> '',
+		s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
+		o.id, o.plan, o.require_mfa, o.is_active
+		FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
+		JOIN organizations o ON o.id = u.org_id
+		WHERE u.org_id = $1 AND u.id = $2 AND s.id = $3`, org, userID, sessionID).Scan(
+		&u.ID, &u.OrgID, strCol{&u.TeamID}, &u.Email, &u.Username, &u.FullName, &role, jsonCol{&u.Permissions},
+		&u.IsActive, nullTime{&u.EmailVerifiedAt}, &u.MFAEnabled, nullTime{&u.DeletedAt}, new(bool),
+		&s.ID, &s.UserID, utcTime{&s.CreatedAt}, utcTime{&s.LastUsedAt}, utcTime{&s.ExpiresAt}, nullTime{&s.RevokedAt},
+		&o.ID, &plan, &o.RequireMFA, &o.IsActive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, domain.NotFound("session")
+	}
+	if err != nil {
+		return nil, nil, nil, q.s.translate(err)
+	}
+	u.Role, o.Plan, s.OrgID = domain.Role(role), domain.Plan(plan), org
+	return &u, &s, &o, nil
+}
+
 func (q *queries) ListSessions(userID string) ([]domain.Session, error) {
 	org, err := q.org()
 	if err != nil {

@@ -57,6 +57,17 @@ func (q *queries) GetOrganization(id string) (*domain.Organization, error) {
 	return o, q.s.translate(err)
 }
 
+func (q *queries) GetOrganizationBySlug(slug string) (*domain.Organization, error) {
+	if err := q.requireSystem("GetOrganizationBySlug"); err != nil {
+		return nil, err
+	}
+	o, err := scanOrg(q.queryRow(`SELECT `+orgColumns+` FROM organizations WHERE slug = $1`, slug))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.NotFound("organization")
+	}
+	return o, q.s.translate(err)
+}
+
 func (q *queries) UpdateOrganization(o *domain.Organization) error {
 	if !q.scope.IsSystem() && o.ID != q.scope.OrgID {
 		return domain.NotFound("organization")

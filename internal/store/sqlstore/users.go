@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 )
@@ -186,4 +187,47 @@ func (q *queries) CountActiveAdmins() (int, error) {
 	err = q.queryRow(`SELECT count(*) FROM users WHERE org_id = $1 AND role = 'admin' AND is_active
 		AND deleted_at IS NULL AND password_hash <> ''`, org).Scan(&n)
 	return n, q.s.translate(err)
+}
+
+func (q *queries) CountUsers() (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = q.queryRow(`SELECT count(*) FROM users WHERE org_id = $1 AND deleted_at IS NULL`, org).Scan(&n)
+	return n, q.s.translate(err)
+}
+
+func (q *queries) RecordLoginFailure(userID string, at time.Time, window time.Duration) (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = q.queryRow(`UPDATE users SET
+		failed_logins = CASE WHEN failed_window_start IS NULL OR failed_window_start < $3 THEN 1 ELSE failed_logins + 1 END,
+		failed_window_start = CASE WHEN failed_window_start IS NULL OR failed_window_start < $3 THEN $4 ELSE failed_window_start END
+		WHERE org_id = $1 AND id = $2 RETURNING failed_logins`, org, userID, at.UTC().Add(-window), at.UTC()).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, domain.NotFound("user")
+	}
+	return n, q.s.translate(err)
+}
+
+func (q *queries) LockUser(userID string, until *time.Time) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	return q.execOne("user", `UPDATE users SET locked_until = $3 WHERE org_id = $1 AND id = $2`, org, userID, nullable(until))
+}
+
+func (q *queries) RecordLoginSuccess(userID string, at time.Time) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	return q.execOne("user", `UPDATE users SET failed_logins = 0, failed_window_start = NULL, locked_until = NULL,
+		last_login = $3 WHERE org_id = $1 AND id = $2`, org, userID, at.UTC())
 }

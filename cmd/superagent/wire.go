@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/superagent-hq/superagent/internal/auth"
+	"github.com/superagent-hq/superagent/internal/config"
+	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/mail"
+	"github.com/superagent-hq/superagent/internal/queue"
+	"github.com/superagent-hq/superagent/internal/secretbox"
+)
+
+// keyring builds the encryption keyring: ENCRYPTION_KEYS, or in
+// development a key derived from SECRET_KEY.
+func keyring(cfg *config.Config) (*secretbox.Keyring, error) {
+	if cfg.EncryptionKeys != "" {
+		k, err := secretbox.ParseKeyring(cfg.EncryptionKeys)
+		if err != nil {
+			return nil, &config.SettingError{Setting: "ENCRYPTION_KEYS", Problem: err.Error()}
+		}
+		return k, nil
+	}
+	k, err := secretbox.DevKeyring([]byte(cfg.SecretKey))
+	if err != nil {
+		return nil, &config.SettingError{Setting: "SECRET_KEY", Problem: err.Error()}
+	}
+	return k, nil
+}
+
+// hasher builds the password hasher for the configured profile.
+func hasher(cfg *config.Config) (*auth.Hasher, error) {
+	params := auth.DefaultParams
+	if cfg.PasswordHashProfile == "test" {
+		params = auth.TestParams
+	}
+	if err := params.Validate(cfg.IsProduction()); err != nil {
+		return nil, &config.SettingError{Setting: "PASSWORD_HASH_PROFILE", Problem: err.Error()}
+	}
+	return auth.NewHasher(params, 0)
+}
+
+// mailSender is SMTP when SMTP_HOST is set, else the log (development).
+func mailSender(cfg *config.Config, log *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPHost == "" { // refused in production by configuration
+		return mail.NewLogSender(log.With("component", "mail")), nil
+	}
+	s, err := mail.NewSMTPSender(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+		Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: mail.TLSMode(cfg.SMTPTLS)})
+	if err != nil {
+		return nil, &config.SettingError{Setting: "SMTP_HOST", Problem: err.Error()}
+	}
+	return s, nil
+}
+
+// riverEnqueuer lets services insert jobs in their store transactions.
+type riverEnqueuer struct{ client *queue.Client }
+
+func (r riverEnqueuer) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := r.client.InsertTx(ctx, tx, args, opts)
+	return err
+}
+
+// newAuthService builds the authentication service and prepares the
+// organizations the feature flags call for.
+func newAuthService(ctx context.Context, cfg *config.Config, store domain.Store, jobs auth.Enqueuer, log *slog.Logger) (*auth.Service, error) {
+	h, err := hasher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	box, err := keyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := auth.NewService(auth.Options{
+		Store: store, Hasher: h, Keyring: box, Jobs: jobs, Logger: log.With("component", "auth"),
+		Tokens: auth.TokenIssuer{Secret: []byte(cfg.SecretKey), Algorithm: cfg.Algorithm, Issuer: cfg.TokenIssuer,
+			Audience: cfg.TokenAudience, TTL: time.Duration(cfg.AccessTokenExpireMinutes) * time.Minute},
+		Settings: auth.Settings{RefreshTTL: time.Duration(cfg.RefreshTokenExpireDays) * 24 * time.Hour,
+			SignupEnabled: cfg.SignupEnabled, RequireEmailVerification: cfg.RequireEmailVerification,
+			MultiTenancy: cfg.EnableMultiTenancy, AuthDisabled: !cfg.EnableAuth, DevUserEmail: cfg.DevUserEmail,
+			PublicURL: cfg.PublicURL, Production: cfg.IsProduction()},
+	})
+	if err != nil {
+		return nil, &config.SettingError{Setting: "SECRET_KEY", Problem: fmt.Sprintf("cannot sign access tokens: %v", err)}
+	}
+	if !cfg.EnableMultiTenancy {
+		if _, err := svc.EnsureSingleOrganization(ctx, "Default Organization"); err != nil {
+			return nil, fmt.Errorf("prepare the single organization: %w", err)
+		}
+	}
+	if !cfg.EnableAuth {
+		if err := svc.EnsureDevelopmentAdmin(ctx); err != nil {
+			return nil, fmt.Errorf("prepare the development admin: %w", err)
+		}
+	}
+	return svc, nil
+}
