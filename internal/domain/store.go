@@ -47,6 +47,10 @@ type Queries interface {
 	UserQueries
 	AuthQueries
 	AuditQueries
+	WorkflowQueries
+	AgentQueries
+	ScheduleQueries
+	ExecutionQueries
 }
 
 // Page asks for one page of a list. Cursor is opaque, from a previous page.

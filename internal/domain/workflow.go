@@ -208,6 +208,9 @@ type Workflow struct {
 	Stats     WorkflowStats
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// ArchivedAt is set when the workflow was deleted: archived workflows
+	// stay readable (their executions refer to them) but cannot change or run.
+	ArchivedAt *time.Time
 }
 
 // WorkflowVersion is an immutable snapshot of a workflow definition.
@@ -220,9 +223,13 @@ type WorkflowVersion struct {
 	Name          string
 	Description   string
 	Definition    Definition
-	AuthorID      string
-	Message       string
-	CreatedAt     time.Time
+	// Resolved is Definition with its library agents merged in when the
+	// version was saved: what executions of this version run, unchanged by
+	// later edits or deletions of library agents.
+	Resolved  Definition
+	AuthorID  string
+	Message   string
+	CreatedAt time.Time
 }
 
 // LibraryAgent is a reusable agent definition referenced by workflow nodes.

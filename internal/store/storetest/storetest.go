@@ -35,6 +35,16 @@ func Run(t *testing.T, open Opener) {
 		{"AuditFilters", testAuditFilters},
 		{"AuditRetention", testAuditRetention},
 		{"SystemScopeRequired", testSystemScopeRequired},
+		{"Workflows", testWorkflows},
+		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
+		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
+		{"WorkflowVersionsAndPins", testWorkflowVersionsAndPins},
+		{"WorkflowQuota", testWorkflowQuota},
+		{"WorkflowTeamVisibility", testWorkflowTeamVisibility},
+		{"WorkflowStats", testWorkflowStats},
+		{"AgentsLibrary", testAgentsLibrary},
+		{"Schedules", testSchedules},
+		{"WorkflowTenantIsolation", testWorkflowTenantIsolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -169,6 +169,7 @@ CREATE TABLE workflow_versions (
     name           text NOT NULL,
     description    text NOT NULL DEFAULT '',
     definition     jsonb NOT NULL,
+    resolved       jsonb NOT NULL,
     author_id      text NOT NULL,
     message        text NOT NULL DEFAULT '',
     created_at     timestamptz NOT NULL,
@@ -182,6 +183,7 @@ CREATE TABLE agents (
     team_id     text,
     name        text NOT NULL,
     description text NOT NULL DEFAULT '',
+    type        text NOT NULL,
     definition  jsonb NOT NULL,
     created_by  text NOT NULL,
     created_at  timestamptz NOT NULL,
@@ -299,6 +301,7 @@ CREATE TABLE scheduled_executions (
     FOREIGN KEY (org_id, workflow_id) REFERENCES workflows (org_id, id) ON DELETE CASCADE
 );
 CREATE INDEX scheduled_executions_due_idx ON scheduled_executions (next_run_at) WHERE is_active;
+CREATE INDEX scheduled_executions_org_idx ON scheduled_executions (org_id, created_at);
 
 CREATE TABLE provider_credentials (
     id         text PRIMARY KEY,

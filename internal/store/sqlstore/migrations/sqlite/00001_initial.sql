@@ -169,6 +169,7 @@ CREATE TABLE workflow_versions (
     name           TEXT NOT NULL,
     description    TEXT NOT NULL DEFAULT '',
     definition     TEXT NOT NULL,
+    resolved       TEXT NOT NULL,
     author_id      TEXT NOT NULL,
     message        TEXT NOT NULL DEFAULT '',
     created_at     TIMESTAMP NOT NULL,
@@ -182,6 +183,7 @@ CREATE TABLE agents (
     team_id     TEXT,
     name        TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
+    type        TEXT NOT NULL,
     definition  TEXT NOT NULL,
     created_by  TEXT NOT NULL,
     created_at  TIMESTAMP NOT NULL,
@@ -299,6 +301,7 @@ CREATE TABLE scheduled_executions (
     FOREIGN KEY (org_id, workflow_id) REFERENCES workflows (org_id, id) ON DELETE CASCADE
 );
 CREATE INDEX scheduled_executions_due_idx ON scheduled_executions (next_run_at) WHERE is_active;
+CREATE INDEX scheduled_executions_org_idx ON scheduled_executions (org_id, created_at);
 
 CREATE TABLE provider_credentials (
     id         TEXT PRIMARY KEY,
