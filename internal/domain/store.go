@@ -51,6 +51,8 @@ type Queries interface {
 	AgentQueries
 	ScheduleQueries
 	ExecutionQueries
+	CredentialQueries
+	UsageQueries
 }
 
 // Page asks for one page of a list. Cursor is opaque, from a previous page.

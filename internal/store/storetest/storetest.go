@@ -45,6 +45,9 @@ func Run(t *testing.T, open Opener) {
 		{"AgentsLibrary", testAgentsLibrary},
 		{"Schedules", testSchedules},
 		{"WorkflowTenantIsolation", testWorkflowTenantIsolation},
+		{"ProviderCredentials", testProviderCredentials},
+		{"ProviderCredentialConcurrentPuts", testProviderCredentialConcurrentPuts},
+		{"Usage", testUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
