@@ -18,6 +18,7 @@ import (
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/httpapi"
+	"github.com/superagent-hq/superagent/internal/maintenance"
 	"github.com/superagent-hq/superagent/internal/queue"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
@@ -92,10 +93,13 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &queue.PingWorker{})
 	river.AddWorker(workers, mailWorker)
+	river.AddWorker(workers, &maintenance.PurgeOrgWorker{Store: a.store, Log: a.log})
+	river.AddWorker(workers, &maintenance.PruneAuditWorker{Store: a.store, Log: a.log,
+		Retention: time.Duration(cfg.AuditRetentionDays) * 24 * time.Hour})
 	a.queue, err = queue.New(ctx, queue.Options{
 		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
 		StepWorkers: cfg.QueueMaxWorkers, RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
-		InsertOnly: !r.workers,
+		InsertOnly: !r.workers, PeriodicJobs: maintenance.PeriodicJobs(),
 	})
 	if err != nil {
 		a.Close()

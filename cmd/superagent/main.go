@@ -59,6 +59,8 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer, environ []string)
 		workerCommand(load, stdout),
 		migrateCommand(load, stdout),
 		userCommand(load, stdin, stdout),
+		orgCommand(load, stdout),
+		auditCommand(load, stdout),
 		versionCommand(stdout),
 	)
 	return root

@@ -145,8 +145,8 @@ func (s *Service) setPassword(tx domain.Tx, userID, hash, reason string, m Meta,
 // session ends, including this one; a new token pair is returned for the
 // caller.
 func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, current, next string, m Meta) (*TokenPair, error) {
-	if p.APIKeyID != "" {
-		return nil, domain.Errorf(domain.ECodeForbidden, "an API key cannot change a password")
+	if err := requireSession(p); err != nil {
+		return nil, err
 	}
 	var u *domain.User
 	if err := s.store.Read(ctx, p.Scope(), func(q domain.Queries) error {
@@ -191,6 +191,9 @@ func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, curre
 
 // Sessions lists the principal's active sessions.
 func (s *Service) Sessions(ctx context.Context, p *domain.Principal) ([]domain.Session, error) {
+	if err := requireSession(p); err != nil {
+		return nil, err
+	}
 	var out []domain.Session
 	err := s.store.Read(ctx, p.Scope(), func(q domain.Queries) error {
 		var err error
@@ -202,6 +205,9 @@ func (s *Service) Sessions(ctx context.Context, p *domain.Principal) ([]domain.S
 
 // EndSession revokes one of the principal's own sessions.
 func (s *Service) EndSession(ctx context.Context, p *domain.Principal, id string, m Meta) error {
+	if err := requireSession(p); err != nil {
+		return err
+	}
 	return s.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {
 		sess, err := tx.GetSession(id)
 		if err != nil || sess.UserID != p.UserID {

@@ -140,6 +140,9 @@ type Enrollment struct {
 // EnrollMFA starts TOTP enrolment: a new secret, stored encrypted, that
 // becomes active once ConfirmMFA sees a valid code.
 func (s *Service) EnrollMFA(ctx context.Context, p *domain.Principal, m Meta) (*Enrollment, error) {
+	if err := requireSession(p); err != nil {
+		return nil, err
+	}
 	var out *Enrollment
 	err := s.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {
 		u, err := tx.GetUser(p.UserID)
@@ -173,6 +176,9 @@ func (s *Service) EnrollMFA(ctx context.Context, p *domain.Principal, m Meta) (*
 // ConfirmMFA activates a started enrolment with a valid code and returns
 // the recovery codes (shown once; stored hashed).
 func (s *Service) ConfirmMFA(ctx context.Context, p *domain.Principal, code string, m Meta) ([]string, error) {
+	if err := requireSession(p); err != nil {
+		return nil, err
+	}
 	var codes []string
 	var failed bool
 	err := s.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {
@@ -224,6 +230,9 @@ func (s *Service) ConfirmMFA(ctx context.Context, p *domain.Principal, code stri
 // DisableMFA turns MFA off after checking the password and a current code
 // (or a recovery code).
 func (s *Service) DisableMFA(ctx context.Context, p *domain.Principal, password, code string, m Meta) error {
+	if err := requireSession(p); err != nil {
+		return err
+	}
 	var u *domain.User
 	if err := s.store.Read(ctx, p.Scope(), func(q domain.Queries) error {
 		var err error

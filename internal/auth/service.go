@@ -164,3 +164,12 @@ func normalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(
 func unauthorized(msg string) *domain.Error {
 	return &domain.Error{Code: domain.ECodeUnauthorized, Message: msg}
 }
+
+// requireSession refuses account-security actions to API keys: changing a
+// password, MFA and sessions belong to a signed-in person.
+func requireSession(p *domain.Principal) error {
+	if p.APIKeyID != "" || p.SessionID == "" && !p.Development {
+		return domain.Errorf(domain.ECodeBadRequest, "this needs a signed-in user session, not an API key")
+	}
+	return nil
+}

@@ -149,7 +149,7 @@ func (s *Server) registerAuthRoutes() {
 	svc := s.authSvc
 	tags := []string{"Authentication"}
 
-	type registerIn struct {
+	type registerRequest struct {
 		Body struct {
 			Email            string `json:"email" maxLength:"254" example:"test@example.com"`
 			Username         string `json:"username" maxLength:"50" example:"testuser"`
@@ -162,7 +162,7 @@ func (s *Server) registerAuthRoutes() {
 		Summary: "Create an account (and, with multi-tenancy, its organization)", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusForbidden, http.StatusTooManyRequests}},
 		Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *registerIn) (*tokenOut, error) {
+		func(ctx context.Context, in *registerRequest) (*tokenOut, error) {
 			pair, err := svc.Register(ctx, auth.RegisterInput{Email: in.Body.Email, Username: in.Body.Username,
 				Password: in.Body.Password, FullName: in.Body.FullName, OrganizationName: in.Body.OrganizationName}, meta(ctx))
 			if err != nil {
@@ -217,7 +217,7 @@ func (s *Server) registerAuthRoutes() {
 		})
 	s.documentLoginBody()
 
-	type mfaVerifyIn struct {
+	type mfaVerifyRequest struct {
 		Body struct {
 			MFAToken string `json:"mfa_token" maxLength:"128"`
 			Code     string `json:"code" maxLength:"32" doc:"A TOTP code or a recovery code"`
@@ -226,7 +226,7 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "mfa-verify", Method: http.MethodPost, Path: "/api/v1/auth/mfa/verify", Tags: tags,
 		Summary: "Complete a sign-in with a second factor", Errors: []int{http.StatusTooManyRequests}},
 		Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *mfaVerifyIn) (*tokenOut, error) {
+		func(ctx context.Context, in *mfaVerifyRequest) (*tokenOut, error) {
 			pair, err := svc.VerifyMFA(ctx, in.Body.MFAToken, in.Body.Code, meta(ctx))
 			if err != nil {
 				return nil, err
@@ -234,7 +234,7 @@ func (s *Server) registerAuthRoutes() {
 			return tokenResponse(pair), nil
 		})
 
-	type refreshIn struct {
+	type refreshRequest struct {
 		Body struct {
 			RefreshToken string `json:"refresh_token" maxLength:"512"`
 		}
@@ -242,7 +242,7 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tags: tags,
 		Summary: "Rotate a refresh token (it works once; reuse revokes the login)", Errors: []int{http.StatusTooManyRequests}},
 		Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *refreshIn) (*tokenOut, error) {
+		func(ctx context.Context, in *refreshRequest) (*tokenOut, error) {
 			pair, err := svc.Refresh(ctx, in.Body.RefreshToken, meta(ctx))
 			if err != nil {
 				return nil, err
@@ -250,7 +250,7 @@ func (s *Server) registerAuthRoutes() {
 			return tokenResponse(pair), nil
 		})
 
-	type meOut struct {
+	type meResponse struct {
 		Body struct {
 			User         UserOut             `json:"user"`
 			Organization OrganizationOut     `json:"organization"`
@@ -264,9 +264,9 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "me", Method: http.MethodGet, Path: "/api/v1/auth/me", Tags: tags,
 		Summary: "The signed-in user with organization, team, role and effective permissions"},
 		Access{AllowUnverified: true},
-		func(ctx context.Context, _ *struct{}) (*meOut, error) {
+		func(ctx context.Context, _ *struct{}) (*meResponse, error) {
 			p := principal(ctx)
-			out := &meOut{}
+			out := &meResponse{}
 			err := s.store.Read(ctx, p.Scope(), func(q domain.Queries) error {
 				u, err := q.GetUser(p.UserID)
 				if err != nil {
@@ -297,7 +297,7 @@ func (s *Server) registerAuthRoutes() {
 			return nil, svc.Logout(ctx, principal(ctx), meta(ctx))
 		})
 
-	type sessionOut struct {
+	type sessionItem struct {
 		ID         string    `json:"id"`
 		CreatedAt  time.Time `json:"created_at"`
 		LastUsedAt time.Time `json:"last_used_at"`
@@ -306,23 +306,23 @@ func (s *Server) registerAuthRoutes() {
 		UserAgent  string    `json:"user_agent"`
 		Current    bool      `json:"current"`
 	}
-	type sessionsOut struct {
+	type sessionsResponse struct {
 		Body struct {
-			Sessions []sessionOut `json:"sessions"`
+			Sessions []sessionItem `json:"sessions"`
 		}
 	}
 	register(s, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/api/v1/auth/sessions", Tags: tags,
 		Summary: "My active sign-ins"}, Access{AllowUnverified: true},
-		func(ctx context.Context, _ *struct{}) (*sessionsOut, error) {
+		func(ctx context.Context, _ *struct{}) (*sessionsResponse, error) {
 			p := principal(ctx)
 			list, err := svc.Sessions(ctx, p)
 			if err != nil {
 				return nil, err
 			}
-			out := &sessionsOut{}
-			out.Body.Sessions = []sessionOut{}
+			out := &sessionsResponse{}
+			out.Body.Sessions = []sessionItem{}
 			for _, se := range list {
-				out.Body.Sessions = append(out.Body.Sessions, sessionOut{ID: se.ID, CreatedAt: se.CreatedAt, LastUsedAt: se.LastUsedAt,
+				out.Body.Sessions = append(out.Body.Sessions, sessionItem{ID: se.ID, CreatedAt: se.CreatedAt, LastUsedAt: se.LastUsedAt,
 					ExpiresAt: se.ExpiresAt, IPAddress: se.IPAddress, UserAgent: se.UserAgent, Current: se.ID == p.SessionID})
 			}
 			return out, nil
@@ -337,7 +337,7 @@ func (s *Server) registerAuthRoutes() {
 			return nil, svc.EndSession(ctx, principal(ctx), in.ID, meta(ctx))
 		})
 
-	type tokenIn struct {
+	type emailTokenRequest struct {
 		Body struct {
 			Token string `json:"token" maxLength:"128"`
 		}
@@ -345,7 +345,7 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "verify-email", Method: http.MethodPost, Path: "/api/v1/auth/verify-email", Tags: tags,
 		Summary: "Verify an e-mail address with the token from the mail", DefaultStatus: http.StatusNoContent,
 		Errors: []int{http.StatusTooManyRequests}}, Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *tokenIn) (*struct{}, error) {
+		func(ctx context.Context, in *emailTokenRequest) (*struct{}, error) {
 			return nil, svc.VerifyEmail(ctx, in.Body.Token, meta(ctx))
 		})
 	register(s, huma.Operation{OperationID: "resend-verification", Method: http.MethodPost, Path: "/api/v1/auth/verify-email/resend",
@@ -354,7 +354,7 @@ func (s *Server) registerAuthRoutes() {
 			return nil, svc.ResendVerification(ctx, principal(ctx), meta(ctx))
 		})
 
-	type forgotIn struct {
+	type forgotRequest struct {
 		Body struct {
 			Email string `json:"email" maxLength:"254"`
 		}
@@ -362,14 +362,14 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "forgot-password", Method: http.MethodPost, Path: "/api/v1/auth/password/forgot", Tags: tags,
 		Summary: "Ask for a password-reset mail", Description: "Always 202: the answer reveals nothing about which addresses have accounts.",
 		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusTooManyRequests}}, Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *forgotIn) (*struct{}, error) {
+		func(ctx context.Context, in *forgotRequest) (*struct{}, error) {
 			if err := svc.ForgotPassword(ctx, in.Body.Email, meta(ctx)); err != nil {
 				s.log.ErrorContext(ctx, "password reset request not queued", "error", err, "request_id", requestIDFrom(ctx))
 			}
 			return nil, nil
 		})
 
-	type resetIn struct {
+	type resetRequest struct {
 		Body struct {
 			Token    string `json:"token" maxLength:"128"`
 			Password string `json:"password" maxLength:"256"`
@@ -378,11 +378,11 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "reset-password", Method: http.MethodPost, Path: "/api/v1/auth/password/reset", Tags: tags,
 		Summary: "Set a new password with the token from the reset mail", DefaultStatus: http.StatusNoContent,
 		Errors: []int{http.StatusTooManyRequests}}, Access{Public: true, RateLimited: true},
-		func(ctx context.Context, in *resetIn) (*struct{}, error) {
+		func(ctx context.Context, in *resetRequest) (*struct{}, error) {
 			return nil, svc.ResetPassword(ctx, in.Body.Token, in.Body.Password, meta(ctx))
 		})
 
-	type changeIn struct {
+	type changePasswordRequest struct {
 		Body struct {
 			CurrentPassword string `json:"current_password" maxLength:"256"`
 			NewPassword     string `json:"new_password" maxLength:"256"`
@@ -390,7 +390,7 @@ func (s *Server) registerAuthRoutes() {
 	}
 	register(s, huma.Operation{OperationID: "change-password", Method: http.MethodPost, Path: "/api/v1/auth/password/change", Tags: tags,
 		Summary: "Change my password; every session ends and a new token pair is returned"}, Access{AllowUnverified: true},
-		func(ctx context.Context, in *changeIn) (*tokenOut, error) {
+		func(ctx context.Context, in *changePasswordRequest) (*tokenOut, error) {
 			pair, err := svc.ChangePassword(ctx, principal(ctx), in.Body.CurrentPassword, in.Body.NewPassword, meta(ctx))
 			if err != nil {
 				return nil, err
@@ -398,7 +398,7 @@ func (s *Server) registerAuthRoutes() {
 			return tokenResponse(pair), nil
 		})
 
-	type enrollOut struct {
+	type mfaEnrollResponse struct {
 		Body struct {
 			Secret     string `json:"secret" doc:"Base32 TOTP secret, for manual entry"`
 			OTPAuthURI string `json:"otpauth_uri"`
@@ -407,37 +407,37 @@ func (s *Server) registerAuthRoutes() {
 	}
 	register(s, huma.Operation{OperationID: "mfa-enroll", Method: http.MethodPost, Path: "/api/v1/auth/mfa/enroll", Tags: tags,
 		Summary: "Start TOTP enrolment"}, Access{AllowUnverified: true},
-		func(ctx context.Context, _ *struct{}) (*enrollOut, error) {
+		func(ctx context.Context, _ *struct{}) (*mfaEnrollResponse, error) {
 			e, err := svc.EnrollMFA(ctx, principal(ctx), meta(ctx))
 			if err != nil {
 				return nil, err
 			}
-			out := &enrollOut{}
+			out := &mfaEnrollResponse{}
 			out.Body.Secret, out.Body.OTPAuthURI, out.Body.QRCodePNG = e.Secret, e.OTPAuthURI, e.QRCodePNG
 			return out, nil
 		})
-	type codeIn struct {
+	type mfaCodeRequest struct {
 		Body struct {
 			Code string `json:"code" maxLength:"32"`
 		}
 	}
-	type recoveryOut struct {
+	type recoveryCodesResponse struct {
 		Body struct {
 			RecoveryCodes []string `json:"recovery_codes" doc:"One-time codes; shown only now"`
 		}
 	}
 	register(s, huma.Operation{OperationID: "mfa-confirm", Method: http.MethodPost, Path: "/api/v1/auth/mfa/confirm", Tags: tags,
 		Summary: "Confirm TOTP enrolment with a code; returns recovery codes"}, Access{AllowUnverified: true},
-		func(ctx context.Context, in *codeIn) (*recoveryOut, error) {
+		func(ctx context.Context, in *mfaCodeRequest) (*recoveryCodesResponse, error) {
 			codes, err := svc.ConfirmMFA(ctx, principal(ctx), in.Body.Code, meta(ctx))
 			if err != nil {
 				return nil, err
 			}
-			out := &recoveryOut{}
+			out := &recoveryCodesResponse{}
 			out.Body.RecoveryCodes = codes
 			return out, nil
 		})
-	type disableIn struct {
+	type mfaDisableRequest struct {
 		Body struct {
 			Password string `json:"password" maxLength:"256"`
 			Code     string `json:"code" maxLength:"32"`
@@ -446,7 +446,7 @@ func (s *Server) registerAuthRoutes() {
 	register(s, huma.Operation{OperationID: "mfa-disable", Method: http.MethodPost, Path: "/api/v1/auth/mfa/disable", Tags: tags,
 		Summary: "Turn MFA off (password and a current code required)", DefaultStatus: http.StatusNoContent},
 		Access{AllowUnverified: true},
-		func(ctx context.Context, in *disableIn) (*struct{}, error) {
+		func(ctx context.Context, in *mfaDisableRequest) (*struct{}, error) {
 			return nil, svc.DisableMFA(ctx, principal(ctx), in.Body.Password, in.Body.Code, meta(ctx))
 		})
 
@@ -502,7 +502,7 @@ func apiKeyOut(k *domain.APIKey) APIKeyOut {
 func (s *Server) registerAPIKeyRoutes() {
 	svc := s.authSvc
 	tags := []string{"API keys"}
-	type createIn struct {
+	type apiKeyCreateRequest struct {
 		Body struct {
 			Name        string              `json:"name" maxLength:"100"`
 			Role        domain.Role         `json:"role,omitempty" enum:"admin,developer,operator,viewer" doc:"Grant a role's permissions (default: yours)"`
@@ -510,7 +510,7 @@ func (s *Server) registerAPIKeyRoutes() {
 			ExpiresAt   *time.Time          `json:"expires_at,omitempty"`
 		}
 	}
-	type createOut struct {
+	type apiKeyCreateResponse struct {
 		Body struct {
 			APIKeyOut
 			Key string `json:"key" doc:"The secret: shown only now. Use as Authorization: Bearer <key> or X-API-Key."`
@@ -518,21 +518,21 @@ func (s *Server) registerAPIKeyRoutes() {
 	}
 	register(s, huma.Operation{OperationID: "create-api-key", Method: http.MethodPost, Path: "/api/v1/api-keys", Tags: tags,
 		Summary: "Create an API key", DefaultStatus: http.StatusCreated}, Requires(domain.PermAPIKeysManage),
-		func(ctx context.Context, in *createIn) (*createOut, error) {
+		func(ctx context.Context, in *apiKeyCreateRequest) (*apiKeyCreateResponse, error) {
 			k, secret, err := svc.CreateAPIKey(ctx, principal(ctx), auth.APIKeyInput{Name: in.Body.Name, Role: in.Body.Role,
 				Permissions: in.Body.Permissions, ExpiresAt: in.Body.ExpiresAt}, meta(ctx))
 			if err != nil {
 				return nil, err
 			}
-			out := &createOut{}
+			out := &apiKeyCreateResponse{}
 			out.Body.APIKeyOut, out.Body.Key = apiKeyOut(k), secret
 			return out, nil
 		})
-	type listIn struct {
+	type apiKeyListRequest struct {
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor string `query:"cursor" maxLength:"200"`
 	}
-	type listOut struct {
+	type apiKeyListResponse struct {
 		Body struct {
 			APIKeys    []APIKeyOut `json:"api_keys"`
 			NextCursor string      `json:"next_cursor,omitempty"`
@@ -540,12 +540,12 @@ func (s *Server) registerAPIKeyRoutes() {
 	}
 	register(s, huma.Operation{OperationID: "list-api-keys", Method: http.MethodGet, Path: "/api/v1/api-keys", Tags: tags,
 		Summary: "List API keys (admins: the organization's; others: their own)"}, Requires(domain.PermAPIKeysManage),
-		func(ctx context.Context, in *listIn) (*listOut, error) {
+		func(ctx context.Context, in *apiKeyListRequest) (*apiKeyListResponse, error) {
 			keys, next, err := svc.APIKeys(ctx, principal(ctx), domain.Page{Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, err
 			}
-			out := &listOut{}
+			out := &apiKeyListResponse{}
 			out.Body.APIKeys, out.Body.NextCursor = []APIKeyOut{}, next
 			for i := range keys {
 				out.Body.APIKeys = append(out.Body.APIKeys, apiKeyOut(&keys[i]))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,7 +42,36 @@ type env struct {
 	smtp   *mailtest.Server
 	hasher *auth.Hasher
 	queue  *queue.Queue
+	api    *httpapi.Server
+	logs   lockedBuffer
 }
+
+// lockedBuffer collects log output from concurrent goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// logger records everything the server and services log, so tests can
+// check that no secret is ever logged.
+func (e *env) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// handler is the server under test.
+func (e *env) handler() *httpapi.Server { return e.api }
 
 // newEnv starts a server on a fresh database of the given kind. settings
 // are extra KEY=VALUE configuration lines.
@@ -68,7 +98,7 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 	mailWorker := &auth.MailWorker{Sender: sender}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, mailWorker)
-	e.queue, err = queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers,
+	e.queue, err = queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers, Logger: e.logger(),
 		RescueAfter: time.Minute, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +107,7 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.auth, err = auth.NewService(auth.Options{Store: s, Hasher: e.hasher, Keyring: box, Jobs: enqueuer{e.queue.Client},
+	e.auth, err = auth.NewService(auth.Options{Store: s, Hasher: e.hasher, Keyring: box, Jobs: enqueuer{e.queue.Client}, Logger: e.logger(),
 		Tokens: auth.TokenIssuer{Secret: []byte(cfg.SecretKey), Algorithm: cfg.Algorithm, Issuer: cfg.TokenIssuer,
 			Audience: cfg.TokenAudience, TTL: time.Duration(cfg.AccessTokenExpireMinutes) * time.Minute},
 		Settings: auth.Settings{RefreshTTL: time.Duration(cfg.RefreshTokenExpireDays) * 24 * time.Hour, SignupEnabled: cfg.SignupEnabled,
@@ -106,7 +136,8 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 		_ = e.queue.Stop(stopCtx)
 		e.queue.Close()
 	})
-	e.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Config: cfg, Store: s, Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth}))
+	e.api = httpapi.New(httpapi.Deps{Config: cfg, Store: s, Log: e.logger(), Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth})
+	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -141,6 +141,8 @@ func New(d Deps) *Server {
 	if s.authSvc != nil {
 		s.registerAuthRoutes()
 	}
+	s.registerTenancyRoutes()
+	s.registerAuditRoutes()
 	return s
 }
 
@@ -246,4 +248,14 @@ func readyReason(err error) string {
 		return de.Message
 	}
 	return "dependency check failed"
+}
+
+// WalkRoutes calls fn for every method and path the router serves,
+// including plain handlers outside the OpenAPI document (documentation
+// pages), so tests can prove every route is covered.
+func (s *Server) WalkRoutes(fn func(method, path string)) error {
+	return chi.Walk(s.router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		fn(method, route)
+		return nil
+	})
 }

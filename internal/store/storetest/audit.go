@@ -11,41 +11,15 @@ import (
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
-// VerifyChain walks an organization's chain from its checkpoint and returns
-// the first break (nil when intact) and the rows checked.
+// VerifyChain verifies an organization's chain from its checkpoint and
+// returns the first break (nil when intact) and the rows checked.
 func VerifyChain(t *testing.T, s domain.Store, orgID string) (*audit.Break, int64) {
 	t.Helper()
-	var brk *audit.Break
-	var checked int64
-	mustRead(t, s, domain.SystemScope(domain.SystemAuditCheck), func(q domain.Queries) error {
-		seq, hash, err := q.AuditCheckpoint(orgID)
-		if err != nil {
-			return err
-		}
-		v := audit.NewVerifier(orgID, seq, hash)
-		after := seq
-		for {
-			rows, err := q.AuditChain(orgID, after, 500)
-			if err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				break
-			}
-			if brk = v.Next(rows); brk != nil {
-				return nil
-			}
-			after = rows[len(rows)-1].Seq
-		}
-		headSeq, headHash, err := q.AuditHead(orgID)
-		if err != nil {
-			return err
-		}
-		brk = v.Finish(headSeq, headHash)
-		checked = v.Checked
-		return nil
-	})
-	return brk, checked
+	rep, err := audit.VerifyChain(ctx, s, domain.SystemScope(domain.SystemAuditCheck), orgID)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return rep.Break, rep.Checked
 }
 
 func testAuditChain(t *testing.T, s domain.Store) {

@@ -1,0 +1,299 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/httpapi"
+)
+
+// matrixWorld holds two organizations and the principals that call every
+// route in the access matrix.
+type matrixWorld struct {
+	e      *env
+	own    *orgFixture
+	other  *orgFixture
+	tokens map[string]string // principal name → credential ("" for anonymous)
+	perms  map[string]domain.PermissionSet
+}
+
+// matrixCase says how to call one operation: its path parameters for an
+// object of the given organization (created fresh when the call may
+// consume it) and a request body.
+type matrixCase struct {
+	params func(w *matrixWorld, f *orgFixture) map[string]string
+	body   func(w *matrixWorld, f *orgFixture) any
+}
+
+// staticRoutes are plain handlers outside the OpenAPI document: the
+// documentation pages and the document itself, public by design.
+var staticRoutes = map[string]bool{
+	"GET /docs": true, "GET /docs/init.js": true, "GET /docs/swagger-ui.css": true, "GET /docs/swagger-ui-bundle.js": true,
+	"GET /redoc": true, "GET /redoc/redoc.standalone.js": true,
+	"GET /openapi.json": true, "GET /openapi.yaml": true, "GET /openapi-3.0.json": true, "GET /openapi-3.0.yaml": true,
+}
+
+func id(f func(w *matrixWorld, f *orgFixture) string) func(w *matrixWorld, f *orgFixture) map[string]string {
+	return func(w *matrixWorld, o *orgFixture) map[string]string { return map[string]string{"id": f(w, o)} }
+}
+
+func fixedBody(b any) func(*matrixWorld, *orgFixture) any {
+	return func(*matrixWorld, *orgFixture) any { return b }
+}
+
+// freshUser creates a viewer in f that a call may change or delete.
+func freshUser(w *matrixWorld, f *orgFixture) string {
+	u := &domain.User{ID: domain.NewID(domain.PrefixUser), Email: strings.ToLower(domain.NewID("m")) + "@matrix.example",
+		Username: strings.ToLower(domain.NewID("m")), Role: domain.RoleViewer, IsActive: true, PasswordHash: "x"}
+	err := w.e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateUser(u) })
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+func freshTeam(w *matrixWorld, f *orgFixture) string {
+	t := &domain.Team{ID: domain.NewID(domain.PrefixTeam), Name: domain.NewID("team")}
+	err := w.e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateTeam(t) })
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	return t.ID
+}
+
+func freshAPIKey(w *matrixWorld, f *orgFixture) string {
+	k := &domain.APIKey{ID: domain.NewID(domain.PrefixAPIKey), CreatedBy: f.users[domain.RoleViewer].ID, Name: "matrix",
+		Prefix: "sak_x", SecretHash: domain.NewID("h"), Role: domain.RoleViewer}
+	err := w.e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateAPIKey(k) })
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	return k.ID
+}
+
+func noID(*matrixWorld, *orgFixture) map[string]string { return nil }
+
+// accessMatrix lists every operation the server registers. Adding a route
+// without adding it here fails TestAccessMatrix.
+var accessMatrix = map[string]matrixCase{
+	"health":              {params: noID},
+	"ready":               {params: noID},
+	"register":            {params: noID, body: fixedBody(map[string]string{"email": "not-an-email"})},
+	"login":               {params: noID},
+	"mfa-verify":          {params: noID, body: fixedBody(map[string]string{"mfa_token": "x", "code": "1"})},
+	"refresh":             {params: noID, body: fixedBody(map[string]string{"refresh_token": "x"})},
+	"me":                  {params: noID},
+	"logout":              {params: noID},
+	"list-sessions":       {params: noID},
+	"end-session":         {params: id(func(*matrixWorld, *orgFixture) string { return "ses_unknown" })},
+	"verify-email":        {params: noID, body: fixedBody(map[string]string{"token": "x"})},
+	"resend-verification": {params: noID},
+	"forgot-password":     {params: noID, body: fixedBody(map[string]string{"email": "x@y.example"})},
+	"reset-password":      {params: noID, body: fixedBody(map[string]string{"token": "x", "password": "y"})},
+	"change-password":     {params: noID, body: fixedBody(map[string]string{"current_password": "wrong", "new_password": "whatever else"})},
+	"mfa-enroll":          {params: noID},
+	"mfa-confirm":         {params: noID, body: fixedBody(map[string]string{"code": "000000"})},
+	"mfa-disable":         {params: noID, body: fixedBody(map[string]string{"password": "x", "code": "0"})},
+	"accept-invitation":   {params: noID, body: fixedBody(map[string]string{"token": "x", "username": "abc", "password": "x"})},
+	"create-api-key":      {params: noID, body: fixedBody(map[string]any{"name": "k", "permissions": []string{"workflows.read"}})},
+	"list-api-keys":       {params: noID},
+	"revoke-api-key":      {params: id(freshAPIKey)},
+	"list-roles":          {params: noID},
+	"list-permissions":    {params: noID},
+	"get-org":             {params: noID},
+	"update-org":          {params: noID, body: fixedBody(map[string]any{"settings": map[string]any{"theme": "dark"}})},
+	"list-teams":          {params: noID},
+	"get-team":            {params: id(func(_ *matrixWorld, f *orgFixture) string { return f.team.ID })},
+	"create-team":         {params: noID, body: func(*matrixWorld, *orgFixture) any { return map[string]string{"name": domain.NewID("t")} }},
+	"update-team":         {params: id(freshTeam), body: fixedBody(map[string]string{"description": "d"})},
+	"delete-team":         {params: id(freshTeam)},
+	"list-users":          {params: noID},
+	"get-user":            {params: id(freshUser)},
+	"invite-user": {params: noID, body: func(*matrixWorld, *orgFixture) any {
+		return map[string]string{"email": strings.ToLower(domain.NewID("i")) + "@matrix.example", "role": "viewer"}
+	}},
+	"resend-invitation": {params: id(freshUser)},
+	"update-user":       {params: id(freshUser), body: fixedBody(map[string]string{"full_name": "Renamed"})},
+	"deactivate-user":   {params: id(freshUser)},
+	"reactivate-user":   {params: id(freshUser)},
+	"delete-user":       {params: id(freshUser)},
+	"end-user-sessions": {params: id(freshUser)},
+	"list-audit-logs":   {params: noID},
+	"export-audit-logs": {params: noID},
+	"verify-audit-logs": {params: noID},
+}
+
+// TestAccessMatrix calls every route as admin, developer, operator, viewer,
+// an API key and anonymously, against objects of the caller's organization
+// and of another, and checks the status the route's declared access
+// implies: 401 without credentials, 403 without the permission (before
+// anything is looked up), 404 for another organization's objects, and
+// neither for a permitted call on one's own.
+func TestAccessMatrix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", "AUTH_RATE_LIMIT_PER_MINUTE=100000")
+	w := &matrixWorld{e: e, own: e.newOrg("matrix"), other: e.newOrg("othermatrix"), tokens: map[string]string{}, perms: map[string]domain.PermissionSet{}}
+	for _, r := range domain.Roles {
+		w.tokens[string(r)] = w.own.token(r)
+		w.perms[string(r)] = domain.NewPermissionSet(r, nil)
+	}
+	var key struct {
+		Key string `json:"key"`
+	}
+	e.call(http.MethodPost, "/api/v1/api-keys", w.own.token(domain.RoleAdmin), map[string]any{"name": "matrix key", "role": "operator"}, 201, &key)
+	w.tokens["api_key"], w.perms["api_key"] = key.Key, domain.NewPermissionSet(domain.RoleOperator, nil)
+	w.tokens["anonymous"] = ""
+
+	srv := e.handler()
+	seen := map[string]bool{}
+	for _, route := range srv.Routes() {
+		seen[route.Method+" "+route.Path] = true
+		c, ok := accessMatrix[route.OperationID]
+		if !ok {
+			t.Errorf("route %s %s (%s) is not in the access matrix", route.Method, route.Path, route.OperationID)
+			continue
+		}
+		names := make([]string, 0, len(w.tokens))
+		for n := range w.tokens {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, who := range names {
+			checkCall(t, w, route, c, who)
+		}
+	}
+	_ = srv.WalkRoutes(func(method, path string) {
+		if method == http.MethodOptions || method == http.MethodHead {
+			return
+		}
+		if !seen[method+" "+path] && !staticRoutes[method+" "+path] {
+			t.Errorf("%s %s is served but neither an operation in the matrix nor a known static page", method, path)
+		}
+	})
+	for opID := range accessMatrix {
+		found := false
+		for _, r := range srv.Routes() {
+			found = found || r.OperationID == opID
+		}
+		if !found {
+			t.Errorf("the matrix lists %s, which the server does not register", opID)
+		}
+	}
+}
+
+func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, who string) {
+	t.Helper()
+	a := route.Access
+	tok := w.tokens[who]
+	if route.OperationID == "logout" && who != "anonymous" && who != "api_key" {
+		// Logging out ends the session; use a throwaway one.
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		w.e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": w.own.users[domain.Role(who)].Email,
+			"password": testPassword}, http.StatusOK, &out)
+		tok = out.AccessToken
+	}
+	call := func(f *orgFixture) (int, string) {
+		path := route.Path
+		for k, v := range c.params(w, f) {
+			path = strings.ReplaceAll(path, "{"+k+"}", v)
+		}
+		var body any
+		if c.body != nil {
+			body = c.body(w, f)
+		}
+		if route.Method == http.MethodPost || route.Method == http.MethodPatch || route.Method == http.MethodPut {
+			if body == nil {
+				body = map[string]any{}
+			}
+		}
+		if route.OperationID == "login" {
+			res, b := w.e.form(path, map[string][]string{"username": {"nobody@x.example"}, "password": {"wrong"}})
+			return res.StatusCode, string(b)
+		}
+		res := w.e.do(route.Method, path, tok, body)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	name := fmt.Sprintf("%s %s as %s", route.Method, route.Path, who)
+	before := w.auditHead()
+	status, body := call(w.own)
+	switch {
+	case a.Public:
+		if status >= 500 {
+			t.Errorf("%s: public route answered %d: %s", name, status, body)
+		}
+	case who == "anonymous":
+		if status != 401 {
+			t.Errorf("%s: %d, want 401: %s", name, status, body)
+		}
+	case a.Permission != "" && !w.perms[who].Has(a.Permission):
+		if status != 403 {
+			t.Errorf("%s: %d, want 403 (lacks %s): %s", name, status, a.Permission, body)
+		}
+	default:
+		if status == 401 || status == 403 || status >= 500 {
+			t.Errorf("%s: %d, want the call to be allowed: %s", name, status, body)
+		}
+		if route.Method != http.MethodGet && status < 300 {
+			w.checkAudited(t, name, before, route.Access, who)
+		}
+		if strings.Contains(route.Path, "{id}") && route.OperationID != "end-session" {
+			if s2, b2 := call(w.other); s2 != 404 {
+				t.Errorf("%s on another organization's object: %d, want 404: %s", name, s2, b2)
+			}
+		}
+	}
+}
+
+// auditHead is the own organization's current chain head.
+func (w *matrixWorld) auditHead() int64 {
+	var seq int64
+	_ = w.e.store.Read(context.Background(), domain.OrgScope(w.own.org.ID), func(q domain.Queries) error {
+		var err error
+		seq, _, err = q.AuditHead(w.own.org.ID)
+		return err
+	})
+	return seq
+}
+
+// checkAudited asserts that a successful state change wrote exactly one
+// audit row, with the caller as actor and a successful outcome.
+func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, _ httpapi.Access, who string) {
+	t.Helper()
+	var rows []domain.AuditEvent
+	_ = w.e.store.Read(context.Background(), domain.OrgScope(w.own.org.ID), func(q domain.Queries) error {
+		var err error
+		rows, err = q.AuditChain(w.own.org.ID, before, 100)
+		return err
+	})
+	if len(rows) != 1 {
+		var acts []string
+		for _, r := range rows {
+			acts = append(acts, r.Action)
+		}
+		t.Errorf("%s: %d audit rows %v, want exactly one", name, len(rows), acts)
+		return
+	}
+	r := rows[0]
+	wantUser := ""
+	if u, ok := w.own.users[domain.Role(who)]; ok {
+		wantUser = u.ID
+	} else if who == "api_key" {
+		wantUser = w.own.users[domain.RoleAdmin].ID
+	}
+	if r.UserID != wantUser || !r.Success || r.Action == "" || r.RequestID == "" || r.IPAddress == "" {
+		t.Errorf("%s: audit row %+v: want actor %s, success, action, request id and IP", name, r, wantUser)
+	}
+	if who == "api_key" && r.APIKeyID == "" {
+		t.Errorf("%s: an API key's change is not attributed to the key", name)
+	}
+}
