@@ -138,6 +138,7 @@ func New(d Deps) *Server {
 	s.api = humachi.New(r, cfg)
 
 	s.registerSystemRoutes()
+	s.registerWorkflowRoutes()
 	if s.authSvc != nil {
 		s.registerAuthRoutes()
 	}
