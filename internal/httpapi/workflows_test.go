@@ -720,3 +720,52 @@ func TestWorkflowListPaging(t *testing.T) {
 		e.problemOf(http.MethodGet, "/api/v1/workflows?cursor=garbage", tok, nil, http.StatusBadRequest)
 	})
 }
+
+func TestWorkflowConcurrencyTokens(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("Tokens")
+		tok := f.token(domain.RoleDeveloper)
+		w := f.createWorkflow(domain.RoleDeveloper, wfBody("Tokens"))
+		put := func(ifMatch string, body map[string]any) (int, httpapi.Problem, string) {
+			req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/api/v1/workflows/"+w.ID, strings.NewReader(mustJSON(t, body)))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			if ifMatch != "" {
+				req.Header.Set("If-Match", ifMatch)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var p httpapi.Problem
+			json.NewDecoder(res.Body).Decode(&p)
+			return res.StatusCode, p, res.Header.Get("ETag")
+		}
+		for _, tc := range []struct {
+			name    string
+			ifMatch string
+			version any
+			status  int
+			etag    string
+		}{
+			{"weak ETag", `W/"1"`, nil, http.StatusOK, `"2"`},
+			{"bare number", "2", nil, http.StatusOK, `"3"`},
+			{"header and body agree", `"3"`, 3, http.StatusOK, `"4"`},
+			{"header and body disagree", `"4"`, 3, http.StatusUnprocessableEntity, ""},
+			{"not a version", `"abc"`, nil, http.StatusBadRequest, ""},
+			{"stale header", `"1"`, nil, http.StatusConflict, ""},
+			{"version zero", "", 0, http.StatusUnprocessableEntity, ""},
+		} {
+			body := with(wfBody("Tokens"), "description", tc.name)
+			if tc.version != nil {
+				body["version"] = tc.version
+			}
+			status, p, tag := put(tc.ifMatch, body)
+			if status != tc.status || tag != tc.etag {
+				t.Errorf("%s: %d ETag %q, want %d %q: %+v", tc.name, status, tag, tc.status, tc.etag, p)
+			}
+		}
+	})
+}
