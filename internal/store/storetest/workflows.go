@@ -475,6 +475,36 @@ func testWorkflowTeamVisibility(t *testing.T, s domain.Store) {
 	wantCode(t, err, domain.ECodeNotFound)
 	err = s.Write(ctx, member, func(tx domain.Tx) error { _, err := tx.PinWorkflowVersion(theirs.ID, domain.EnvDev, 1); return err })
 	wantCode(t, err, domain.ECodeNotFound)
+
+	// Moving a workflow to another team moves its schedules with it.
+	sc := &domain.Schedule{ID: domain.NewID(domain.PrefixSchedule), TeamID: mine.TeamID, WorkflowID: mine.ID,
+		CronExpression: "@daily", Timezone: "UTC", CreatedBy: f.Admin.ID}
+	mustWrite(t, s, admin, func(tx domain.Tx) error {
+		if err := tx.CreateSchedule(sc); err != nil {
+			return err
+		}
+		w, err := tx.GetWorkflow(mine.ID)
+		if err != nil {
+			return err
+		}
+		w.TeamID = other.ID
+		return tx.UpdateWorkflow(w, 1, &domain.WorkflowVersion{Name: w.Name, Definition: w.Definition, Resolved: w.Definition})
+	})
+	mustRead(t, s, member, func(q domain.Queries) error {
+		_, err := q.GetSchedule(sc.ID)
+		wantCode(t, err, domain.ECodeNotFound)
+		return nil
+	})
+	mustRead(t, s, domain.Scope{OrgID: f.Org.ID, TeamID: other.ID}, func(q domain.Queries) error {
+		got, err := q.GetSchedule(sc.ID)
+		if err != nil {
+			return err
+		}
+		if got.TeamID != other.ID {
+			t.Errorf("schedule team %q after the move, want %q", got.TeamID, other.ID)
+		}
+		return nil
+	})
 }
 
 func testWorkflowStats(t *testing.T, s domain.Store) {
