@@ -49,4 +49,21 @@ type Execution struct {
 	StartedAt         *time.Time
 	CompletedAt       *time.Time
 	DurationMS        *int64
+
+	// The engine's bookkeeping.
+	ErrorKind         string
+	TokensIn          int64
+	TokensOut         int64
+	TokensCached      int64
+	CostUSD           float64
+	NodesTotal        int
+	NodesDone         int   // completed, skipped or failed
+	EventSeq          int64 // last lifecycle event's sequence number
+	DeadlineAt        *time.Time
+	CancelRequestedAt *time.Time
+}
+
+// Final reports whether the execution has ended.
+func (e *Execution) Final() bool {
+	return e.Status == ExecutionSucceeded || e.Status == ExecutionFailed || e.Status == ExecutionCancelled
 }

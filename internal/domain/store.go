@@ -51,6 +51,7 @@ type Queries interface {
 	AgentQueries
 	ScheduleQueries
 	ExecutionQueries
+	EngineQueries
 	CredentialQueries
 	UsageQueries
 }

@@ -4,13 +4,42 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
 const executionColumns = `id, org_id, team_id, workflow_id, workflow_version, status, trigger, triggered_by, api_key_id,
-	schedule_id, parent_execution_id, input, output, error, created_at, started_at, completed_at, duration_ms`
+	schedule_id, parent_execution_id, input, output, error, created_at, started_at, completed_at, duration_ms,
+	error_kind, tokens_in, tokens_out, tokens_cached, cost_usd, nodes_total, nodes_done, event_seq, deadline_at,
+	cancel_requested_at`
+
+func scanExecution(row interface{ Scan(...any) error }) (*domain.Execution, error) {
+	var e domain.Execution
+	var status, trigger string
+	var duration sql.NullInt64
+	err := row.Scan(&e.ID, &e.OrgID, strCol{&e.TeamID}, &e.WorkflowID, &e.WorkflowVersion, &status, &trigger, &e.TriggeredBy,
+		&e.APIKeyID, &e.ScheduleID, &e.ParentExecutionID, rawJSON{&e.Input}, rawJSON{&e.Output}, &e.Error,
+		utcTime{&e.CreatedAt}, nullTime{&e.StartedAt}, nullTime{&e.CompletedAt}, &duration,
+		&e.ErrorKind, &e.TokensIn, &e.TokensOut, &e.TokensCached, &e.CostUSD, &e.NodesTotal, &e.NodesDone, &e.EventSeq,
+		nullTime{&e.DeadlineAt}, nullTime{&e.CancelRequestedAt})
+	if err != nil {
+		return nil, err
+	}
+	e.Status, e.Trigger = domain.ExecutionStatus(status), domain.ExecutionTrigger(trigger)
+	if duration.Valid {
+		e.DurationMS = &duration.Int64
+	}
+	return &e, nil
+}
+
+func durationArg(d *int64) any {
+	if d == nil {
+		return nil
+	}
+	return *d
+}
 
 func (q *queries) CreateExecution(e *domain.Execution) error {
 	org, err := q.org()
@@ -22,44 +51,448 @@ func (q *queries) CreateExecution(e *domain.Execution) error {
 		e.CreatedAt = q.now
 	}
 	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
-	var duration any
-	if e.DurationMS != nil {
-		duration = *e.DurationMS
-	}
 	_, err = q.exec(`INSERT INTO executions (`+executionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+		$24, $25, $26, $27, $28)`,
 		e.ID, e.OrgID, nullString(e.TeamID), e.WorkflowID, e.WorkflowVersion, string(e.Status), string(e.Trigger),
 		e.TriggeredBy, e.APIKeyID, e.ScheduleID, e.ParentExecutionID, inputJSON(e.Input), rawOrNull(e.Output), e.Error,
-		e.CreatedAt, micro(e.StartedAt), micro(e.CompletedAt), duration)
+		e.CreatedAt, micro(e.StartedAt), micro(e.CompletedAt), durationArg(e.DurationMS),
+		e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesTotal, e.NodesDone, e.EventSeq,
+		micro(e.DeadlineAt), micro(e.CancelRequestedAt))
 	if err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
 	}
 	return nil
 }
 
-func (q *queries) GetExecution(id string) (*domain.Execution, error) {
+func (q *queries) getExecution(id string, lock bool) (*domain.Execution, error) {
 	org, err := q.org()
 	if err != nil {
 		return nil, err
 	}
 	var a argList
 	cond := andAll("org_id = "+a.add(org), "id = "+a.add(id), q.teamVisible(&a, "team_id"))
-	var e domain.Execution
-	var status, trigger string
-	var duration sql.NullInt64
-	err = q.queryRow(`SELECT `+executionColumns+` FROM executions WHERE `+cond, a.args...).Scan(
-		&e.ID, &e.OrgID, strCol{&e.TeamID}, &e.WorkflowID, &e.WorkflowVersion, &status, &trigger, &e.TriggeredBy,
-		&e.APIKeyID, &e.ScheduleID, &e.ParentExecutionID, rawJSON{&e.Input}, rawJSON{&e.Output}, &e.Error,
-		utcTime{&e.CreatedAt}, nullTime{&e.StartedAt}, nullTime{&e.CompletedAt}, &duration)
+	suffix := ""
+	if lock {
+		suffix = q.d.forUpdate
+	}
+	e, err := scanExecution(q.queryRow(`SELECT `+executionColumns+` FROM executions WHERE `+cond+suffix, a.args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, domain.NotFound("execution")
 	}
 	if err != nil {
 		return nil, q.s.translate(fmt.Errorf("get execution %s: %w", id, err))
 	}
-	e.Status, e.Trigger = domain.ExecutionStatus(status), domain.ExecutionTrigger(trigger)
-	if duration.Valid {
-		e.DurationMS = &duration.Int64
+	return e, nil
+}
+
+func (q *queries) GetExecution(id string) (*domain.Execution, error) { return q.getExecution(id, false) }
+
+func (q *queries) LockExecution(id string) (*domain.Execution, error) { return q.getExecution(id, true) }
+
+func (q *queries) UpdateExecution(e *domain.Execution) error {
+	org, err := q.org()
+	if err != nil {
+		return err
 	}
-	return &e, nil
+	return q.execOne("execution", `UPDATE executions SET status = $3, output = $4, error = $5, started_at = $6,
+		completed_at = $7, duration_ms = $8, error_kind = $9, tokens_in = $10, tokens_out = $11, tokens_cached = $12,
+		cost_usd = $13, nodes_done = $14, event_seq = $15, cancel_requested_at = $16, deadline_at = $17
+		WHERE org_id = $1 AND id = $2`,
+		org, e.ID, string(e.Status), rawOrNull(e.Output), e.Error, micro(e.StartedAt), micro(e.CompletedAt),
+		durationArg(e.DurationMS), e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesDone,
+		e.EventSeq, micro(e.CancelRequestedAt), micro(e.DeadlineAt))
+}
+
+func (q *queries) ListExecutions(f domain.ExecutionFilter) ([]domain.Execution, string, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, "", err
+	}
+	p := f.Page.Normalize()
+	var a argList
+	conds := []string{"org_id = " + a.add(org), q.teamVisible(&a, "team_id")}
+	if f.WorkflowID != "" {
+		conds = append(conds, "workflow_id = "+a.add(f.WorkflowID))
+	}
+	if f.Status != "" {
+		conds = append(conds, "status = "+a.add(string(f.Status)))
+	}
+	if f.Trigger != "" {
+		conds = append(conds, "trigger = "+a.add(string(f.Trigger)))
+	}
+	if f.Since != nil {
+		conds = append(conds, "created_at >= "+a.add(f.Since.UTC()))
+	}
+	if f.Until != nil {
+		conds = append(conds, "created_at < "+a.add(f.Until.UTC()))
+	}
+	if p.Cursor != "" {
+		ts, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		conds = append(conds, "(created_at, id) < ("+a.add(ts)+", "+a.add(id)+")")
+	}
+	rows, err := q.query(`SELECT `+executionColumns+` FROM executions WHERE `+andAll(conds...)+
+		` ORDER BY created_at DESC, id DESC LIMIT `+a.add(p.Limit+1), a.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []domain.Execution
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, "", q.s.translate(err)
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", q.s.translate(err)
+	}
+	next := ""
+	if len(out) > p.Limit {
+		out = out[:p.Limit]
+		next = encodeCursor(out[len(out)-1].CreatedAt, out[len(out)-1].ID)
+	}
+	return out, next, nil
+}
+
+func (q *queries) CountExecutionsSince(since time.Time) (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = q.queryRow(`SELECT count(*) FROM executions WHERE org_id = $1 AND created_at >= $2`, org, since.UTC()).Scan(&n)
+	return n, q.s.translate(err)
+}
+
+func (q *queries) CountRunningExecutions() (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = q.queryRow(`SELECT count(*) FROM executions WHERE org_id = $1 AND status = 'running'`, org).Scan(&n)
+	return n, q.s.translate(err)
+}
+
+func (q *queries) OldestPendingExecution() (*domain.Execution, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	lock := ""
+	if q.d.name == KindPostgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	e, err := scanExecution(q.queryRow(`SELECT `+executionColumns+` FROM executions WHERE org_id = $1 AND status = 'pending'
+		ORDER BY created_at, id LIMIT 1`+lock, org))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.NotFound("execution")
+	}
+	return e, q.s.translate(err)
+}
+
+func (q *queries) OverdueExecutions(now time.Time, limit int) ([]domain.Execution, error) {
+	if err := q.requireSystem("OverdueExecutions"); err != nil {
+		return nil, err
+	}
+	rows, err := q.query(`SELECT `+executionColumns+` FROM executions
+		WHERE status IN ('pending', 'running') AND deadline_at IS NOT NULL AND deadline_at < $1
+		ORDER BY deadline_at LIMIT $2`, now.UTC(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Execution
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, *e)
+	}
+	return out, q.s.translate(rows.Err())
+}
+
+func (q *queries) OrgsWithPendingExecutions(limit int) ([]string, error) {
+	if err := q.requireSystem("OrgsWithPendingExecutions"); err != nil {
+		return nil, err
+	}
+	rows, err := q.query(`SELECT DISTINCT org_id FROM executions WHERE status = 'pending' ORDER BY org_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, id)
+	}
+	return out, q.s.translate(rows.Err())
+}
+
+const stepColumns = `id, org_id, execution_id, node_id, node_type, status, pending_parents, holding_parents, attempts,
+	input, output, error, error_kind, model, tokens_in, tokens_out, tokens_cached, cost_usd, tool_calls, started_at,
+	finished_at, duration_ms`
+
+func scanStep(row interface{ Scan(...any) error }) (*domain.Step, error) {
+	var s domain.Step
+	var typ, status string
+	var duration sql.NullInt64
+	err := row.Scan(&s.ID, &s.OrgID, &s.ExecutionID, &s.NodeID, &typ, &status, &s.PendingParents, &s.HoldingParents,
+		&s.Attempts, rawJSON{&s.Input}, rawJSON{&s.Output}, &s.Error, &s.ErrorKind, &s.Model, &s.TokensIn, &s.TokensOut,
+		&s.TokensCached, &s.CostUSD, rawJSON{&s.ToolCalls}, nullTime{&s.StartedAt}, nullTime{&s.FinishedAt}, &duration)
+	if err != nil {
+		return nil, err
+	}
+	s.NodeType, s.Status = domain.NodeType(typ), domain.StepStatus(status)
+	if duration.Valid {
+		s.DurationMS = &duration.Int64
+	}
+	return &s, nil
+}
+
+func (q *queries) CreateSteps(steps []domain.Step) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	// One multi-row INSERT per 50 steps keeps round trips few.
+	for start := 0; start < len(steps); start += 50 {
+		end := min(start+50, len(steps))
+		var a argList
+		var values []string
+		for i := start; i < end; i++ {
+			s := &steps[i]
+			s.OrgID = org
+			if s.ID == "" {
+				s.ID = domain.NewID(domain.PrefixStep)
+			}
+			values = append(values, "("+strings.Join([]string{a.add(s.ID), a.add(org), a.add(s.ExecutionID), a.add(s.NodeID),
+				a.add(string(s.NodeType)), a.add(string(s.Status)), a.add(s.PendingParents), a.add(s.HoldingParents)}, ", ")+")")
+		}
+		if _, err := q.exec(`INSERT INTO execution_steps (id, org_id, execution_id, node_id, node_type, status,
+			pending_parents, holding_parents) VALUES `+strings.Join(values, ", "), a.args...); err != nil {
+			return fmt.Errorf("create steps: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) ListSteps(executionID string) ([]domain.Step, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.query(`SELECT `+stepColumns+` FROM execution_steps WHERE org_id = $1 AND execution_id = $2
+		ORDER BY id`, org, executionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Step
+	for rows.Next() {
+		s, err := scanStep(rows)
+		if err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, *s)
+	}
+	return out, q.s.translate(rows.Err())
+}
+
+func (q *queries) GetStep(executionID, nodeID string) (*domain.Step, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	s, err := scanStep(q.queryRow(`SELECT `+stepColumns+` FROM execution_steps WHERE org_id = $1 AND execution_id = $2
+		AND node_id = $3`, org, executionID, nodeID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.NotFound("step")
+	}
+	return s, q.s.translate(err)
+}
+
+func (q *queries) UpdateStep(s *domain.Step) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	return q.execOne("step", `UPDATE execution_steps SET status = $4, pending_parents = $5, holding_parents = $6,
+		attempts = $7, input = $8, output = $9, error = $10, error_kind = $11, model = $12, tokens_in = $13,
+		tokens_out = $14, tokens_cached = $15, cost_usd = $16, tool_calls = $17, started_at = $18, finished_at = $19,
+		duration_ms = $20 WHERE org_id = $1 AND execution_id = $2 AND node_id = $3`,
+		org, s.ExecutionID, s.NodeID, string(s.Status), s.PendingParents, s.HoldingParents, s.Attempts, rawOrNull(s.Input),
+		rawOrNull(s.Output), s.Error, s.ErrorKind, s.Model, s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD,
+		rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt), durationArg(s.DurationMS))
+}
+
+func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool) (int, int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, 0, err
+	}
+	h := 0
+	if holds {
+		h = 1
+	}
+	var pending, holding int
+	err = q.queryRow(`UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + $4
+		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND pending_parents > 0
+		RETURNING pending_parents, holding_parents`, org, executionID, nodeID, h).Scan(&pending, &holding)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, domain.Errorf(domain.ECodeConflict, "step %s of %s has no unresolved parent edge", nodeID, executionID)
+	}
+	return pending, holding, q.s.translate(err)
+}
+
+func (q *queries) LockOrganization(id string) (*domain.Organization, error) {
+	if q.scope.IsSystem() || id != q.scope.OrgID {
+		return nil, domain.NotFound("organization")
+	}
+	o, err := scanOrg(q.queryRow(`SELECT `+orgColumns+` FROM organizations WHERE id = $1`+q.d.forUpdate, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.NotFound("organization")
+	}
+	return o, q.s.translate(err)
+}
+
+func (q *queries) MarkStepsQueued(executionID string, nodeIDs []string) error {
+	if len(nodeIDs) == 0 {
+		return nil
+	}
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	var a argList
+	var in []string
+	for _, id := range nodeIDs {
+		in = append(in, a.add(id))
+	}
+	_, err = q.exec(`UPDATE execution_steps SET status = 'queued' WHERE org_id = `+a.add(org)+` AND execution_id = `+
+		a.add(executionID)+` AND node_id IN (`+strings.Join(in, ", ")+`)`, a.args...)
+	return err
+}
+
+func (q *queries) SetStepStatuses(executionID string, from []domain.StepStatus, to domain.StepStatus) (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
+	}
+	var a argList
+	var in []string
+	for _, s := range from {
+		in = append(in, a.add(string(s)))
+	}
+	res, err := q.exec(`UPDATE execution_steps SET status = `+a.add(string(to))+` WHERE org_id = `+a.add(org)+
+		` AND execution_id = `+a.add(executionID)+` AND status IN (`+strings.Join(in, ", ")+`)`, a.args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), q.s.translate(err)
+}
+
+func (q *queries) AppendEvents(events []domain.ExecutionEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	var a argList
+	var values []string
+	for i := range events {
+		ev := &events[i]
+		ev.OrgID = org
+		if ev.CreatedAt.IsZero() {
+			ev.CreatedAt = q.now
+		}
+		values = append(values, "("+strings.Join([]string{a.add(org), a.add(ev.ExecutionID), a.add(ev.Seq), a.add(ev.Type),
+			a.add(ev.NodeID), a.add(rawOrNull(ev.Data)), a.add(ev.CreatedAt.UTC())}, ", ")+")")
+	}
+	_, err = q.exec(`INSERT INTO execution_events (org_id, execution_id, seq, type, node_id, data, created_at) VALUES `+
+		strings.Join(values, ", "), a.args...)
+	return err
+}
+
+func (q *queries) ListEvents(executionID string, afterSeq int64, limit int) ([]domain.ExecutionEvent, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := q.query(`SELECT org_id, execution_id, seq, type, node_id, data, created_at FROM execution_events
+		WHERE org_id = $1 AND execution_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`, org, executionID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.ExecutionEvent
+	for rows.Next() {
+		var ev domain.ExecutionEvent
+		if err := rows.Scan(&ev.OrgID, &ev.ExecutionID, &ev.Seq, &ev.Type, &ev.NodeID, rawJSON{&ev.Data}, utcTime{&ev.CreatedAt}); err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, ev)
+	}
+	return out, q.s.translate(rows.Err())
+}
+
+func (q *queries) GetIdempotencyKey(key string, now time.Time) (*domain.IdempotencyKey, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	var k domain.IdempotencyKey
+	err = q.queryRow(`SELECT org_id, key, request_hash, execution_id, created_at, expires_at FROM idempotency_keys
+		WHERE org_id = $1 AND key = $2 AND expires_at > $3`, org, key, now.UTC()).Scan(
+		&k.OrgID, &k.Key, &k.RequestHash, &k.ExecutionID, utcTime{&k.CreatedAt}, utcTime{&k.ExpiresAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.NotFound("idempotency key")
+	}
+	return &k, q.s.translate(err)
+}
+
+func (q *queries) CreateIdempotencyKey(k *domain.IdempotencyKey) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	k.OrgID = org
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = q.now
+	}
+	// An expired key of the same name gives way; a live one is a conflict.
+	if _, err := q.exec(`DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND expires_at <= $3`,
+		org, k.Key, k.CreatedAt.UTC()); err != nil {
+		return err
+	}
+	_, err = q.exec(`INSERT INTO idempotency_keys (org_id, key, request_hash, execution_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, org, k.Key, k.RequestHash, k.ExecutionID, k.CreatedAt.UTC(), k.ExpiresAt.UTC())
+	return err
+}
+
+func (q *queries) DeleteExpiredIdempotencyKeys(now time.Time) (int64, error) {
+	if err := q.requireSystem("DeleteExpiredIdempotencyKeys"); err != nil {
+		return 0, err
+	}
+	res, err := q.exec(`DELETE FROM idempotency_keys WHERE expires_at <= $1`, now.UTC())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return n, q.s.translate(err)
 }

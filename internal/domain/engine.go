@@ -1,0 +1,158 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// StepStatus is the state of one node in one execution.
+type StepStatus string
+
+// Step statuses. A step waits for its parents, is queued when its job is
+// inserted, runs, and ends completed, failed, skipped or cancelled.
+const (
+	StepWaiting   StepStatus = "waiting"
+	StepQueued    StepStatus = "queued"
+	StepRunning   StepStatus = "running"
+	StepCompleted StepStatus = "completed"
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped"
+	StepCancelled StepStatus = "cancelled"
+)
+
+// Final reports whether the step has ended.
+func (s StepStatus) Final() bool {
+	return s == StepCompleted || s == StepFailed || s == StepSkipped || s == StepCancelled
+}
+
+// Step is one node's record in one execution: the per-agent result.
+type Step struct {
+	ID             string
+	OrgID          string
+	ExecutionID    string
+	NodeID         string
+	NodeType       NodeType
+	Status         StepStatus
+	PendingParents int // incoming edges not yet resolved
+	HoldingParents int // resolved incoming edges that hold
+	Attempts       int
+	Input          json.RawMessage
+	Output         json.RawMessage
+	Error          string
+	ErrorKind      string
+	Model          string
+	TokensIn       int64
+	TokensOut      int64
+	TokensCached   int64
+	CostUSD        float64
+	ToolCalls      json.RawMessage
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	DurationMS     *int64
+}
+
+// Execution event types, in the order they can occur.
+const (
+	EventExecutionStarted   = "execution.started"
+	EventStepStarted        = "step.started"
+	EventStepDelta          = "step.delta"
+	EventStepRetrying       = "step.retrying"
+	EventStepCompleted      = "step.completed"
+	EventStepFailed         = "step.failed"
+	EventStepSkipped        = "step.skipped"
+	EventExecutionCompleted = "execution.completed"
+	EventExecutionFailed    = "execution.failed"
+	EventExecutionCancelled = "execution.cancelled"
+)
+
+// ExecutionEvent is one stored lifecycle event. Seq is per execution,
+// taken under the execution's row lock, and is the SSE event id.
+type ExecutionEvent struct {
+	OrgID       string
+	ExecutionID string
+	Seq         int64
+	Type        string
+	NodeID      string
+	Data        json.RawMessage
+	CreatedAt   time.Time
+}
+
+// IdempotencyKey remembers which execution a client's Idempotency-Key started.
+type IdempotencyKey struct {
+	OrgID       string
+	Key         string
+	RequestHash string
+	ExecutionID string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// ExecutionFilter selects executions for listing.
+type ExecutionFilter struct {
+	WorkflowID string
+	Status     ExecutionStatus
+	Trigger    ExecutionTrigger
+	Since      *time.Time
+	Until      *time.Time
+	Page       Page
+}
+
+// EngineQueries are what the orchestration engine reads and writes.
+type EngineQueries interface {
+	// LockOrganization reads the scope's organization and holds its row
+	// until the transaction ends, serialising admission and limits per
+	// organization.
+	LockOrganization(id string) (*Organization, error)
+	// ListExecutions returns one page, newest first, and the next cursor.
+	ListExecutions(f ExecutionFilter) ([]Execution, string, error)
+	// LockExecution reads an execution and holds its row until the
+	// transaction ends (FOR UPDATE on PostgreSQL; SQLite's writer is
+	// already exclusive). Every change to an execution's steps, events and
+	// counters happens under this lock, so fan-in and event order are
+	// race-free.
+	LockExecution(id string) (*Execution, error)
+	// UpdateExecution writes the execution's status, output, error, totals,
+	// counters, event sequence and timestamps.
+	UpdateExecution(e *Execution) error
+	// CreateSteps inserts the steps of a new execution.
+	CreateSteps(steps []Step) error
+	// ListSteps returns an execution's steps in creation order.
+	ListSteps(executionID string) ([]Step, error)
+	// GetStep returns one step.
+	GetStep(executionID, nodeID string) (*Step, error)
+	// UpdateStep writes every mutable field of a step.
+	UpdateStep(s *Step) error
+	// ResolveParentEdge counts one incoming edge of a waiting step as
+	// resolved (holding or not) and returns the counts after the change.
+	ResolveParentEdge(executionID, nodeID string, holds bool) (pending, holding int, err error)
+	// MarkStepsQueued marks the given steps queued (their jobs are inserted in the same transaction).
+	MarkStepsQueued(executionID string, nodeIDs []string) error
+	// SetStepStatuses moves every step of the execution in one of from to status.
+	SetStepStatuses(executionID string, from []StepStatus, to StepStatus) (int, error)
+	// AppendEvents inserts lifecycle events (their Seq already taken under the lock).
+	AppendEvents(events []ExecutionEvent) error
+	// ListEvents returns events with seq > afterSeq, in order.
+	ListEvents(executionID string, afterSeq int64, limit int) ([]ExecutionEvent, error)
+	// CountExecutionsSince counts the organization's executions created at or after since.
+	CountExecutionsSince(since time.Time) (int, error)
+	// CountRunningExecutions counts the organization's running executions.
+	CountRunningExecutions() (int, error)
+	// OldestPendingExecution returns the organization's oldest execution
+	// waiting for admission, locked (ErrNotFound when none; on PostgreSQL
+	// rows locked by another admitter are skipped).
+	OldestPendingExecution() (*Execution, error)
+	// GetIdempotencyKey returns an unexpired key (ErrNotFound when none).
+	GetIdempotencyKey(key string, now time.Time) (*IdempotencyKey, error)
+	// CreateIdempotencyKey stores a key; a live duplicate is ECodeConflict.
+	// An expired key of the same name is replaced.
+	CreateIdempotencyKey(k *IdempotencyKey) error
+
+	// OverdueExecutions lists running or pending executions past their
+	// deadline, across organizations (system scope).
+	OverdueExecutions(now time.Time, limit int) ([]Execution, error)
+	// OrgsWithPendingExecutions lists organizations with executions
+	// waiting for admission (system scope).
+	OrgsWithPendingExecutions(limit int) ([]string, error)
+	// DeleteExpiredIdempotencyKeys removes expired keys (system scope).
+	DeleteExpiredIdempotencyKeys(now time.Time) (int64, error)
+}

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"github.com/superagent-hq/superagent/internal/agent"
+	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/workflow"
+)
+
+// edgeOutcome is one resolved edge: whether it holds.
+type edgeOutcome struct {
+	from, to string
+	holds    bool
+}
+
+// maxEventOutputBytes bounds the output copied into a step.completed event;
+// larger outputs are read from the execution record.
+const maxEventOutputBytes = 16 << 10
+
+// complete commits a step's result: the step row, its events, the
+// resolution of its outgoing edges (queueing children whose edges are all
+// resolved with at least one holding, skipping — transitively — those whose
+// edges all failed), and, when it was the last step, the execution's
+// output. All of it, and the job's completion, in one transaction under
+// the execution's row lock.
+func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *stepState, res *agent.StepResult,
+	started, finished time.Time, recordedStart bool) error {
+	a := job.Args
+	nodes := make(map[string]any, len(st.nodes)+1)
+	for k, v := range st.nodes {
+		nodes[k] = v
+	}
+	nodes[a.NodeID] = res.Output
+	env := workflow.Env{Input: st.input, Nodes: nodes, Output: res.Output}
+	var outcomes []edgeOutcome
+	for _, ed := range st.c.graph.Outgoing(a.NodeID) {
+		holds := true
+		if st.node.Type == domain.NodeRouter {
+			holds = ed.To == res.Route
+		}
+		if holds && ed.Condition != "" {
+			ok, err := workflow.EvalCondition(ed.Condition, env)
+			if err != nil {
+				return e.failExecution(ctx, job, a, "invalid_condition",
+					fmt.Sprintf("the condition on the edge %s → %s failed: %v", ed.From, ed.To, err))
+			}
+			holds = ok
+		}
+		outcomes = append(outcomes, edgeOutcome{from: a.NodeID, to: ed.To, holds: holds})
+	}
+	output, _ := json.Marshal(res.Output)
+	var toolCalls json.RawMessage
+	if len(res.ToolCalls) > 0 {
+		toolCalls, _ = json.Marshal(res.ToolCalls)
+	}
+	ended := false
+	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+		exe, err := tx.LockExecution(a.ExecutionID)
+		if err != nil {
+			return err
+		}
+		s, err := tx.GetStep(a.ExecutionID, a.NodeID)
+		if err != nil {
+			return err
+		}
+		if exe.Final() || s.Status.Final() {
+			if !s.Status.Final() {
+				s.Status = domain.StepCancelled
+				if err := tx.UpdateStep(s); err != nil {
+					return err
+				}
+			}
+			_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
+			return err
+		}
+		d := finished.Sub(started).Milliseconds()
+		s.Status, s.Output, s.Model, s.ToolCalls, s.Attempts = domain.StepCompleted, output, res.Model, toolCalls, job.Attempt
+		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD = res.Usage.InputTokens, res.Usage.OutputTokens, res.Usage.CachedInputTokens, res.CostUSD
+		s.Error, s.ErrorKind, s.FinishedAt, s.DurationMS = "", "", &finished, &d
+		if s.StartedAt == nil {
+			s.StartedAt = &started
+		}
+		if err := tx.UpdateStep(s); err != nil {
+			return err
+		}
+		exe.TokensIn += s.TokensIn
+		exe.TokensOut += s.TokensOut
+		exe.TokensCached += s.TokensCached
+		exe.CostUSD += s.CostUSD
+		exe.NodesDone++
+		var events []domain.ExecutionEvent
+		if !recordedStart {
+			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepStarted, NodeID: a.NodeID,
+				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": job.Attempt})})
+		}
+		done := map[string]any{"attempt": job.Attempt, "duration_ms": d, "tokens_in": s.TokensIn, "tokens_out": s.TokensOut,
+			"cost_usd": s.CostUSD}
+		if res.Model != "" {
+			done["model"] = res.Model
+		}
+		if len(output) <= maxEventOutputBytes {
+			done["output"] = json.RawMessage(output)
+		}
+		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
+			CreatedAt: finished, Data: mustJSON(done)})
+
+		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes)
+		if err != nil {
+			return err
+		}
+		for _, id := range skipped {
+			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepSkipped, NodeID: id, CreatedAt: tx.Now()})
+		}
+		if err := tx.MarkStepsQueued(exe.ID, ready); err != nil {
+			return err
+		}
+		jobs := make([]river.InsertManyParams, 0, len(ready))
+		for _, id := range ready {
+			jobs = append(jobs, stepJob(exe, st.c.nodes[id], a.Priority))
+		}
+		if err := e.insertJobs(ctx, tx, jobs); err != nil {
+			return err
+		}
+		if exe.NodesDone >= exe.NodesTotal {
+			ended = true
+			out, err := e.executionOutput(tx, exe, st)
+			if err != nil {
+				if err := e.endExecution(ctx, tx, exe, domain.ExecutionFailed, err.Error(), "invalid_output", events); err != nil {
+					return err
+				}
+			} else {
+				exe.Output = out
+				if err := e.endExecution(ctx, tx, exe, domain.ExecutionSucceeded, "", "", events); err != nil {
+					return err
+				}
+			}
+		} else {
+			for i := range events {
+				exe.EventSeq++
+				events[i].Seq = exe.EventSeq
+			}
+			if err := tx.AppendEvents(events); err != nil {
+				return err
+			}
+			if err := tx.UpdateExecution(exe); err != nil {
+				return err
+			}
+		}
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.bus.StepEnded(a.ExecutionID, a.NodeID)
+	if ended {
+		e.bus.Finished(a.ExecutionID)
+	} else {
+		e.bus.EventsStored(a.ExecutionID)
+	}
+	return nil
+}
+
+// resolveEdges counts the outcomes against their targets. A target whose
+// incoming edges are all resolved is ready when one holds, and is skipped
+// otherwise — and a skipped node resolves its own outgoing edges as not
+// holding, so skip propagates. It returns ready and skipped node ids.
+func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome) (ready, skipped []string, err error) {
+	for len(outcomes) > 0 {
+		o := outcomes[0]
+		outcomes = outcomes[1:]
+		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pending > 0 {
+			continue
+		}
+		if holding > 0 {
+			ready = append(ready, o.to)
+			continue
+		}
+		s, err := tx.GetStep(exe.ID, o.to)
+		if err != nil {
+			return nil, nil, err
+		}
+		now := tx.Now()
+		s.Status, s.FinishedAt = domain.StepSkipped, &now
+		if err := tx.UpdateStep(s); err != nil {
+			return nil, nil, err
+		}
+		exe.NodesDone++
+		skipped = append(skipped, o.to)
+		for _, ed := range c.graph.Outgoing(o.to) {
+			outcomes = append(outcomes, edgeOutcome{from: o.to, to: ed.To, holds: false})
+		}
+	}
+	return ready, skipped, nil
+}
+
+// executionOutput shapes the execution's output: the output template
+// rendered over the input and every completed node's output (parsed as
+// JSON when it is JSON); without a template, the output of the single
+// completed sink, or an object of the completed sinks' outputs by node id.
+func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepState) (json.RawMessage, error) {
+	steps, err := tx.ListSteps(exe.ID)
+	if err != nil {
+		return nil, err
+	}
+	nodes := map[string]any{}
+	for _, s := range steps {
+		if s.Status == domain.StepCompleted {
+			var v any
+			_ = json.Unmarshal(s.Output, &v)
+			nodes[s.NodeID] = v
+		}
+	}
+	if tmpl := st.c.def.OutputTemplate; tmpl != "" {
+		text, err := workflow.RenderTemplate(tmpl, workflow.Data{Input: st.input, Nodes: nodes, ExecutionID: exe.ID})
+		if err != nil {
+			return nil, fmt.Errorf("the output template failed: %v", err)
+		}
+		var v any
+		if json.Unmarshal([]byte(text), &v) == nil {
+			return json.RawMessage(text), nil
+		}
+		return mustJSON(text), nil
+	}
+	sinks := map[string]any{}
+	for _, id := range st.c.graph.Sinks() {
+		if v, ok := nodes[id]; ok {
+			sinks[id] = v
+		}
+	}
+	if len(sinks) == 1 {
+		for _, v := range sinks {
+			return mustJSON(v), nil
+		}
+	}
+	return mustJSON(sinks), nil
+}
+
+// failExecution fails the execution of a step that could not run (the
+// execution's deadline passed, or an edge condition failed).
+func (e *Engine) failExecution(ctx context.Context, job *river.Job[StepArgs], a StepArgs, kind, msg string) error {
+	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+		exe, err := tx.LockExecution(a.ExecutionID)
+		if err != nil {
+			return err
+		}
+		if !exe.Final() {
+			if err := e.endExecution(ctx, tx, exe, domain.ExecutionFailed, msg, kind, nil); err != nil {
+				return err
+			}
+		}
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.afterEnd(a.ExecutionID)
+	return nil
+}
+
+// Cancel stops an execution: it becomes cancelled, steps that have not
+// run never start, and running steps are told to stop (within a second, in
+// any process).
+func (e *Engine) Cancel(ctx context.Context, p *domain.Principal, id string, meta RequestMeta) (*domain.Execution, error) {
+	var exe *domain.Execution
+	err := e.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {
+		var err error
+		if exe, err = tx.LockExecution(id); err != nil {
+			return err
+		}
+		if exe.Final() {
+			return domain.Errorf(domain.ECodeConflict, "the execution already ended (%s)", exe.Status)
+		}
+		now := tx.Now()
+		exe.CancelRequestedAt = &now
+		if err := e.endExecution(ctx, tx, exe, domain.ExecutionCancelled, "cancelled", "cancelled", nil); err != nil {
+			return err
+		}
+		tx.Audit(domain.AuditEvent{Action: "execution.cancelled", ResourceType: "execution", ResourceID: id, Success: true,
+			UserID: p.UserID, APIKeyID: p.APIKeyID, IPAddress: meta.IP, UserAgent: meta.UserAgent, RequestID: meta.RequestID,
+			Details: map[string]any{"workflow_id": exe.WorkflowID}})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.afterEnd(id)
+	return exe, nil
+}
+
+// Wait blocks until the execution ends or wait passes, and returns its
+// latest state.
+func (e *Engine) Wait(ctx context.Context, scope domain.Scope, id string, wait time.Duration) (*domain.Execution, error) {
+	sub := e.bus.Subscribe(id)
+	defer sub.Close()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	// Poll slowly too: a wake-up lost with a dropped connection costs at most this.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var exe *domain.Execution
+		err := e.store.Read(ctx, scope, func(q domain.Queries) error {
+			var err error
+			exe, err = q.GetExecution(id)
+			return err
+		})
+		if err != nil || exe.Final() {
+			return exe, err
+		}
+		select {
+		case <-ctx.Done():
+			return exe, nil
+		case <-timer.C:
+			return exe, nil
+		case <-sub.Wake:
+		case <-tick.C:
+		}
+	}
+}

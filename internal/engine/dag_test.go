@@ -1,0 +1,141 @@
+package engine_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/store/dbtest"
+)
+
+func eachKind(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, kind := range dbtest.Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, kind)
+		})
+	}
+}
+
+func TestChain(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("chain")
+		wf := h.workflow(domain.Definition{
+			Nodes: []domain.Node{transform("a", "input.n + 1"), transform("b", "nodes.a * 10"), transform("c", `{"result": nodes.b, "in": input.n}`)},
+			Edges: []domain.Edge{edge("a", "b"), edge("b", "c")},
+		})
+		exe := h.wait(h.start(wf, map[string]any{"n": 4}).ID)
+		if exe.Status != domain.ExecutionSucceeded {
+			t.Fatalf("status %s: %s", exe.Status, exe.Error)
+		}
+		if got := outputOf(t, exe); !reflect.DeepEqual(got, map[string]any{"result": 50.0, "in": 4.0}) {
+			t.Errorf("output = %v", got)
+		}
+		steps := h.steps(exe.ID)
+		for _, id := range []string{"a", "b", "c"} {
+			if s := steps[id]; s.Status != domain.StepCompleted || s.Attempts != 1 || s.StartedAt == nil || s.FinishedAt == nil {
+				t.Errorf("step %s = %+v", id, s)
+			}
+		}
+		var types []string
+		for i, ev := range h.events(exe.ID) {
+			if ev.Seq != int64(i+1) {
+				t.Errorf("event %d has seq %d", i, ev.Seq)
+			}
+			types = append(types, ev.Type+":"+ev.NodeID)
+		}
+		want := []string{"execution.started:", "step.started:a", "step.completed:a", "step.started:b", "step.completed:b",
+			"step.started:c", "step.completed:c", "execution.completed:"}
+		if !reflect.DeepEqual(types, want) {
+			t.Errorf("events = %v\nwant %v", types, want)
+		}
+		if exe.DurationMS == nil || exe.StartedAt == nil || exe.CompletedAt == nil || exe.NodesDone != 3 {
+			t.Errorf("execution record = %+v", exe)
+		}
+	})
+}
+
+func TestFanOutFanIn(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("fan")
+		nodes := []domain.Node{transform("start", "input.n")}
+		var edges []domain.Edge
+		sum := ""
+		for i := range 5 {
+			id := fmt.Sprintf("b%d", i)
+			nodes = append(nodes, transform(id, fmt.Sprintf("nodes.start + %d", i)))
+			edges = append(edges, edge("start", id), edge(id, "join"))
+			if sum != "" {
+				sum += " + "
+			}
+			sum += "nodes." + id
+		}
+		nodes = append(nodes, transform("join", sum))
+		wf := h.workflow(domain.Definition{Nodes: nodes, Edges: edges, OutputTemplate: `{"total": {{ .nodes.join }}}`})
+		exe := h.wait(h.start(wf, map[string]any{"n": 10}).ID)
+		if exe.Status != domain.ExecutionSucceeded {
+			t.Fatalf("status %s: %s", exe.Status, exe.Error)
+		}
+		if got := outputOf(t, exe); !reflect.DeepEqual(got, map[string]any{"total": 60.0}) {
+			t.Errorf("output = %v", got)
+		}
+		if s := h.steps(exe.ID)["join"]; s.Status != domain.StepCompleted || s.Attempts != 1 {
+			t.Errorf("join = %+v", s)
+		}
+	})
+}
+
+func TestDiamondWithFalseConditionAndSkipPropagation(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("diamond")
+		// a → b (false) → d, a → c (true) → d, and b → e → f: b's branch is skipped
+		// transitively; d still runs because one of its edges holds and
+		// reads the skipped b as empty.
+		wf := h.workflow(domain.Definition{
+			Nodes: []domain.Node{transform("a", "input.n"), transform("b", `"never"`), transform("c", "nodes.a * 2"),
+				{ID: "d", Type: domain.NodeTransform, Transform: &domain.TransformConfig{Template: `{"c": {{ .nodes.c }}, "b": "{{ .nodes.b }}"}`}},
+				transform("e", `"never"`), transform("f", `"never"`)},
+			Edges: []domain.Edge{{From: "a", To: "b", Condition: "output > 100"}, {From: "a", To: "c", Condition: "output < 100"},
+				edge("b", "d"), edge("c", "d"), edge("b", "e"), edge("e", "f")},
+		})
+		exe := h.wait(h.start(wf, map[string]any{"n": 7}).ID)
+		if exe.Status != domain.ExecutionSucceeded {
+			t.Fatalf("status %s: %s", exe.Status, exe.Error)
+		}
+		steps := h.steps(exe.ID)
+		for id, want := range map[string]domain.StepStatus{"a": domain.StepCompleted, "b": domain.StepSkipped, "c": domain.StepCompleted,
+			"d": domain.StepCompleted, "e": domain.StepSkipped, "f": domain.StepSkipped} {
+			if steps[id].Status != want {
+				t.Errorf("%s = %s, want %s", id, steps[id].Status, want)
+			}
+		}
+		// Sinks are d and the skipped f: the single completed sink's output is the execution's.
+		if got := outputOf(t, exe); !reflect.DeepEqual(got, map[string]any{"c": 14.0, "b": ""}) {
+			t.Errorf("output = %v", got)
+		}
+	})
+}
+
+func TestRouter(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("router")
+		wf := h.workflow(domain.Definition{
+			Nodes: []domain.Node{
+				{ID: "route", Type: domain.NodeRouter, Router: &domain.RouterConfig{Routes: []domain.RouterRoute{
+					{Condition: `input.kind == "refund"`, To: "refunds"}}, Default: "general"}},
+				transform("refunds", `"refund desk"`), transform("general", `"front desk"`)},
+			Edges: []domain.Edge{edge("route", "refunds"), edge("route", "general")},
+		})
+		for kindIn, want := range map[string]string{"refund": "refund desk", "question": "front desk"} {
+			exe := h.wait(h.start(wf, map[string]any{"kind": kindIn}).ID)
+			if got := outputOf(t, exe); exe.Status != domain.ExecutionSucceeded || got != want {
+				t.Errorf("%s: %s %v, want %q", kindIn, exe.Status, got, want)
+			}
+		}
+	})
+}
