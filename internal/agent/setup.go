@@ -2,6 +2,7 @@ package agent
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
@@ -88,8 +89,10 @@ func NewSetup(o SetupOptions) (*Setup, error) {
 		Prices:      prices,
 		Guard:       guard,
 	}
+	// Steps must end before the queue hands them to another worker.
+	horizon := max(cfg.RescueAfter-30*time.Second, 30*time.Second)
 	s.Runtime, err = New(Options{Credentials: creds, Registry: s.Registry, Resilient: s.Resilient, Prices: prices,
-		Guard: guard, Workflows: o.Workflows, MaxStepTimeout: cfg.RescueAfter, Logger: o.Logger.With("component", "agent")})
+		Guard: guard, Workflows: o.Workflows, MaxStepTimeout: horizon, Logger: o.Logger.With("component", "agent")})
 	if err != nil {
 		return nil, err
 	}

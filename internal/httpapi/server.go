@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/cors"
 	"github.com/go-chi/httprate"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
@@ -40,6 +41,9 @@ type Deps struct {
 	// AuthService serves the sign-in, account and API-key routes; nil
 	// leaves them out (tests of other areas).
 	AuthService *auth.Service
+	// Agents is the process's agent runtime (provider credentials, usage and
+	// the agent generator use it); nil builds one from Config and Store.
+	Agents *agent.Setup
 }
 
 // Server is the HTTP handler.
@@ -144,6 +148,7 @@ func New(d Deps) *Server {
 	}
 	s.registerTenancyRoutes()
 	s.registerAuditRoutes()
+	s.registerLLMRoutes(d.Agents)
 	return s
 }
 
