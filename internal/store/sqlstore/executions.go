@@ -86,9 +86,13 @@ func (q *queries) getExecution(id string, lock bool) (*domain.Execution, error) 
 	return e, nil
 }
 
-func (q *queries) GetExecution(id string) (*domain.Execution, error) { return q.getExecution(id, false) }
+func (q *queries) GetExecution(id string) (*domain.Execution, error) {
+	return q.getExecution(id, false)
+}
 
-func (q *queries) LockExecution(id string) (*domain.Execution, error) { return q.getExecution(id, true) }
+func (q *queries) LockExecution(id string) (*domain.Execution, error) {
+	return q.getExecution(id, true)
+}
 
 func (q *queries) UpdateExecution(e *domain.Execution) error {
 	org, err := q.org()
