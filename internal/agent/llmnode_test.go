@@ -464,3 +464,43 @@ func TestLLMNodeCostWithPriceOverrides(t *testing.T) {
 		t.Errorf("unpriced = %+v, %v", res, err)
 	}
 }
+
+// TestLLMNodeToolLoopOnAnthropic runs a tool round trip in Anthropic's
+// wire format (tool_use and tool_result blocks), streamed.
+func TestLLMNodeToolLoopOnAnthropic(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.NewAnthropic(t)
+	srv.Push(
+		llmtest.Reply{Text: "Let me look.", ToolCalls: []llmtest.ToolCall{{ID: "toolu_1", Name: "json_extract",
+			Arguments: `{"json": {"city": {"temp": 21.5}}, "path": "/city/temp"}`}}, InputTokens: 40, OutputTokens: 12},
+		llmtest.Reply{Text: "It is 21.5 degrees.", InputTokens: 60, OutputTokens: 8},
+	)
+	rt := newRuntime(t, withCreds(staticCreds{"anthropic": {APIKey: srv.APIKey(), BaseURL: srv.URL()}}))
+	var deltas strings.Builder
+	in := llmStep(domain.LLMConfig{Model: "anthropic:claude-haiku-4-5", Prompt: "Temperature?", Tools: []string{"json_extract"}}, workflow.Data{})
+	in.OnDelta = func(s string) { deltas.WriteString(s) }
+	res, err := rt.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Output != "It is 21.5 degrees." || len(res.ToolCalls) != 1 || res.ToolCalls[0].Result != 21.5 || res.ToolCalls[0].ID != "toolu_1" {
+		t.Errorf("result = %+v", res)
+	}
+	if deltas.String() != "Let me look.It is 21.5 degrees." {
+		t.Errorf("streamed %q", deltas.String())
+	}
+	// claude-haiku-4-5 at 1 / 5 USD per million: (100×1 + 20×5) / 1e6.
+	if res.Usage.InputTokens != 100 || res.Usage.OutputTokens != 20 || !approx(res.CostUSD, 200e-6) {
+		t.Errorf("usage %+v cost %v", res.Usage, res.CostUSD)
+	}
+	second := srv.Requests()[1]
+	var result llmtest.Message
+	for _, m := range second.Messages {
+		if m.Role == "tool" {
+			result = m
+		}
+	}
+	if result.ToolCallID != "toolu_1" || result.Text != "21.5" {
+		t.Errorf("tool result sent = %+v (messages %+v)", result, second.Messages)
+	}
+}
