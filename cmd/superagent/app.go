@@ -14,9 +14,11 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/engine"
 	"github.com/superagent-hq/superagent/internal/httpapi"
 	"github.com/superagent-hq/superagent/internal/maintenance"
 	"github.com/superagent-hq/superagent/internal/queue"
@@ -26,14 +28,17 @@ import (
 // App wires the parts of a running Super Agent process together. Every
 // dependency is built here with explicit arguments; nothing is global.
 type App struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	db    config.DatabaseURL
-	store *sqlstore.Store
-	queue *queue.Queue
-	auth  *auth.Service
-	http  *http.Server
-	ln    net.Listener // the HTTP listener, once bound
+	cfg    *config.Config
+	log    *slog.Logger
+	db     config.DatabaseURL
+	store  *sqlstore.Store
+	queue  *queue.Queue
+	auth   *auth.Service
+	bus    *engine.Bus
+	engine *engine.Engine
+	agents *agent.Setup
+	http   *http.Server
+	ln     net.Listener // the HTTP listener, once bound
 }
 
 // role says which parts a process runs.
@@ -90,7 +95,23 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		return nil, err
 	}
 	mailWorker := &auth.MailWorker{Sender: sender}
+	busDSN := ""
+	if a.db.Kind == config.Postgres {
+		busDSN = a.db.DSN
+	}
+	a.bus = engine.NewBus(busDSN, a.log.With("component", "bus"))
+	a.engine = engine.New(engine.Options{Store: a.store, Bus: a.bus, Log: a.log.With("component", "engine"),
+		ExecutionTimeout: cfg.ExecutionTimeout, RescueAfter: cfg.RescueAfter,
+		MaxExecutionsPerHour: cfg.MaxWorkflowExecutionsPerHour, MissedRuns: cfg.ScheduleMissedRuns})
+	a.agents, err = agent.NewSetup(agent.SetupOptions{Config: cfg, Store: a.store, Workflows: a.engine,
+		Logger: a.log.With("component", "agent")})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.engine.SetRunner(a.agents.Runtime)
 	workers := river.NewWorkers()
+	a.engine.AddWorkers(workers)
 	river.AddWorker(workers, &queue.PingWorker{})
 	river.AddWorker(workers, mailWorker)
 	river.AddWorker(workers, &maintenance.PurgeOrgWorker{Store: a.store, Log: a.log})
@@ -98,8 +119,8 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		Retention: time.Duration(cfg.AuditRetentionDays) * 24 * time.Hour})
 	a.queue, err = queue.New(ctx, queue.Options{
 		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
-		StepWorkers: cfg.QueueMaxWorkers, RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
-		InsertOnly: !r.workers, PeriodicJobs: maintenance.PeriodicJobs(),
+		StepWorkers: stepWorkers(cfg, a.db.Kind), RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
+		InsertOnly: !r.workers, PeriodicJobs: append(maintenance.PeriodicJobs(), a.engine.PeriodicJobs()...),
 	})
 	if err != nil {
 		a.Close()
@@ -111,9 +132,10 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		return nil, err
 	}
 	mailWorker.Service = a.auth
+	a.engine.SetQueue(a.queue.Client)
 	if r.http {
 		srv := httpapi.New(httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
-			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth})
+			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents})
 		a.http = &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -177,6 +199,9 @@ func (a *App) ready(ctx context.Context) error {
 // requests finish), then the queue (running jobs get SHUTDOWN_TIMEOUT to
 // finish, then are handed back to be retried).
 func (a *App) RunListener(ctx context.Context, ln net.Listener) error {
+	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBus()
+	go a.bus.Run(busCtx, a.queue.Client.ID())
 	if err := a.queue.Start(ctx); err != nil {
 		return err
 	}
@@ -261,4 +286,18 @@ func pgUser(dsn string) string {
 		return os.Getenv("PGUSER")
 	}
 	return u.User.Username()
+}
+
+// stepWorkers is how many steps a process runs at once: QUEUE_MAX_WORKERS,
+// or a default per database. River frees a worker slot only when its
+// completer flushes, so a small number caps throughput; SQLite has one
+// writer, so more workers than it can commit for only wait.
+func stepWorkers(cfg *config.Config, kind config.DatabaseKind) int {
+	if cfg.QueueMaxWorkers > 0 {
+		return cfg.QueueMaxWorkers
+	}
+	if kind == config.Postgres {
+		return 200
+	}
+	return 50
 }

@@ -164,7 +164,7 @@ func printBanner(w io.Writer, a *App, addr string) {
 	fmt.Fprintf(w, "  Multi-tenancy:  %s\n", onOff(cfg.EnableMultiTenancy))
 	fmt.Fprintf(w, "  Audit logging:  %s\n", onOff(cfg.EnableAuditLogging))
 	fmt.Fprintf(w, "  Database:       %s (%s)\n", a.db.Redacted(), a.db.Kind)
-	fmt.Fprintf(w, "  Workers:        %s steps queue\n", strconv.Itoa(max(cfg.QueueMaxWorkers, 0)))
+	fmt.Fprintf(w, "  Step workers:   %s\n", strconv.Itoa(stepWorkers(cfg, a.db.Kind)))
 	fmt.Fprintln(w, line)
 	fmt.Fprintf(w, "  API docs:       %s/docs  (ReDoc: %s/redoc)\n", base, base)
 	fmt.Fprintf(w, "  OpenAPI:        %s/openapi.json\n", base)

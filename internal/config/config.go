@@ -267,8 +267,8 @@ func (c *Config) Validate() error {
 	if c.QueueMaxWorkers < 0 || c.QueueMaxWorkers > 10000 {
 		return bad("QUEUE_MAX_WORKERS", "must be between 1 and 10000 (0 chooses per database)")
 	}
-	if c.RescueAfter < time.Minute {
-		return bad("RESCUE_AFTER", "must be at least 1m")
+	if c.RescueAfter < 10*time.Second {
+		return bad("RESCUE_AFTER", "must be at least 10s (steps time out below it)")
 	}
 	if c.ExecutionTimeout < time.Second || c.ExecutionTimeout > 7*24*time.Hour {
 		return bad("EXECUTION_TIMEOUT", "must be between 1s and 168h")

@@ -83,7 +83,11 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		}
 		d := finished.Sub(started).Milliseconds()
 		s.Status, s.Output, s.Model, s.ToolCalls, s.Attempts = domain.StepCompleted, output, res.Model, toolCalls, job.Attempt
-		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD = res.Usage.InputTokens, res.Usage.OutputTokens, res.Usage.CachedInputTokens, res.CostUSD
+		// Earlier failed attempts' spend (recorded on the step) adds to this one's.
+		s.TokensIn += res.Usage.InputTokens
+		s.TokensOut += res.Usage.OutputTokens
+		s.TokensCached += res.Usage.CachedInputTokens
+		s.CostUSD += res.CostUSD
 		s.Error, s.ErrorKind, s.FinishedAt, s.DurationMS = "", "", &finished, &d
 		if s.StartedAt == nil {
 			s.StartedAt = &started
@@ -91,10 +95,10 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		if err := tx.UpdateStep(s); err != nil {
 			return err
 		}
-		exe.TokensIn += s.TokensIn
-		exe.TokensOut += s.TokensOut
-		exe.TokensCached += s.TokensCached
-		exe.CostUSD += s.CostUSD
+		exe.TokensIn += res.Usage.InputTokens
+		exe.TokensOut += res.Usage.OutputTokens
+		exe.TokensCached += res.Usage.CachedInputTokens
+		exe.CostUSD += res.CostUSD
 		exe.NodesDone++
 		var events []domain.ExecutionEvent
 		if !recordedStart {

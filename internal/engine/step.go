@@ -282,6 +282,7 @@ func (e *Engine) stepFailed(ctx context.Context, job *river.Job[StepArgs], st *s
 			if s.StartedAt == nil {
 				s.StartedAt = &started
 			}
+			chargePartial(exe, s, se)
 			if err := tx.UpdateStep(s); err != nil {
 				return err
 			}
@@ -304,6 +305,27 @@ func (e *Engine) stepFailed(ctx context.Context, job *river.Job[StepArgs], st *s
 		return fmt.Errorf("attempt %d of %d: %w", job.Attempt, policy.MaxAttempts, runErr)
 	}
 	return e.finalFailure(ctx, job, st, se, started, finished)
+}
+
+// chargePartial records what a failed attempt already spent (tokens of
+// model calls made before the failure) on the step and the execution, so
+// failed work shows in usage and cost too.
+func chargePartial(exe *domain.Execution, s *domain.Step, se *agent.StepError) {
+	if se.Partial == nil {
+		return
+	}
+	u := se.Partial.Usage
+	s.TokensIn += u.InputTokens
+	s.TokensOut += u.OutputTokens
+	s.TokensCached += u.CachedInputTokens
+	s.CostUSD += se.Partial.CostUSD
+	if se.Partial.Model != "" {
+		s.Model = se.Partial.Model
+	}
+	exe.TokensIn += u.InputTokens
+	exe.TokensOut += u.OutputTokens
+	exe.TokensCached += u.CachedInputTokens
+	exe.CostUSD += se.Partial.CostUSD
 }
 
 // asStepError gives any runtime error a kind and a message safe to show.
@@ -343,6 +365,7 @@ func (e *Engine) finalFailure(ctx context.Context, job *river.Job[StepArgs], st 
 		if s.StartedAt == nil {
 			s.StartedAt = &started
 		}
+		chargePartial(exe, s, se)
 		if err := tx.UpdateStep(s); err != nil {
 			return err
 		}

@@ -17,9 +17,11 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/engine"
 	"github.com/superagent-hq/superagent/internal/httpapi"
 	"github.com/superagent-hq/superagent/internal/mail"
 	"github.com/superagent-hq/superagent/internal/mail/mailtest"
@@ -43,6 +45,8 @@ type env struct {
 	hasher *auth.Hasher
 	queue  *queue.Queue
 	api    *httpapi.Server
+	engine *engine.Engine
+	agents *agent.Setup
 	logs   lockedBuffer
 }
 
@@ -98,11 +102,27 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 	mailWorker := &auth.MailWorker{Sender: sender}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, mailWorker)
+	bus := engine.NewBus("", e.logger())
+	if db.Kind == sqlstore.KindPostgres {
+		bus = engine.NewBus(db.AppDSN, e.logger())
+	}
+	e.engine = engine.New(engine.Options{Store: s, Bus: bus, Log: e.logger(), ExecutionTimeout: cfg.ExecutionTimeout,
+		RescueAfter: cfg.RescueAfter, MaxExecutionsPerHour: cfg.MaxWorkflowExecutionsPerHour})
+	e.agents, err = agent.NewSetup(agent.SetupOptions{Config: cfg, Store: s, Workflows: e.engine, Logger: e.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.engine.SetRunner(e.agents.Runtime)
+	e.engine.AddWorkers(workers)
 	e.queue, err = queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers, Logger: e.logger(),
 		RescueAfter: time.Minute, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.engine.SetQueue(e.queue.Client)
+	busCtx, stopBus := context.WithCancel(ctx)
+	go bus.Run(busCtx, domain.NewID("proc"))
+	t.Cleanup(stopBus)
 	box, err := secretbox.DevKeyring([]byte(cfg.SecretKey))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +156,8 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 		_ = e.queue.Stop(stopCtx)
 		e.queue.Close()
 	})
-	e.api = httpapi.New(httpapi.Deps{Config: cfg, Store: s, Log: e.logger(), Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth})
+	e.api = httpapi.New(httpapi.Deps{Config: cfg, Store: s, Log: e.logger(), Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth,
+		Engine: e.engine, Agents: e.agents})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -250,6 +250,9 @@ func (s *Server) routeDeadline(r *http.Request) time.Duration {
 		return 90 * time.Second // wait_seconds is at most 60
 	case strings.HasSuffix(p, "/export"):
 		return 10 * time.Minute
+	case strings.HasSuffix(p, "/agents/generate"):
+		return 3 * time.Minute // a real model drafting an agent
+
 	}
 	return 30 * time.Second
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/engine"
 )
 
 // Deps are what the HTTP layer needs from the rest of the application.
@@ -41,6 +42,8 @@ type Deps struct {
 	// AuthService serves the sign-in, account and API-key routes; nil
 	// leaves them out (tests of other areas).
 	AuthService *auth.Service
+	// Engine runs workflows; nil leaves the execution routes out.
+	Engine *engine.Engine
 	// Agents is the process's agent runtime (provider credentials, usage and
 	// the agent generator use it); nil builds one from Config and Store.
 	Agents *agent.Setup
@@ -55,6 +58,7 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	auth    Authenticator
 	authSvc *auth.Service
+	engine  *engine.Engine
 	ips     *ClientIPResolver
 
 	authLimiter *httprate.RateLimiter // per client IP on sign-in endpoints
@@ -88,7 +92,7 @@ func New(d Deps) *Server {
 		}
 	}
 	s := &Server{cfg: d.Config, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
-		authSvc: d.AuthService, ips: NewClientIPResolver(trusted),
+		authSvc: d.AuthService, engine: d.Engine, ips: NewClientIPResolver(trusted),
 		authLimiter: httprate.NewRateLimiter(d.Config.AuthRateLimitPerMinute, time.Minute),
 		apiLimiter:  httprate.NewRateLimiter(d.Config.APIRateLimitPerMinute, time.Minute)}
 	if s.version == "" {
@@ -148,6 +152,9 @@ func New(d Deps) *Server {
 	}
 	s.registerTenancyRoutes()
 	s.registerAuditRoutes()
+	if s.engine != nil {
+		s.registerExecutionRoutes()
+	}
 	s.registerLLMRoutes(d.Agents)
 	return s
 }
