@@ -20,10 +20,7 @@ type InviteInput struct {
 // mail with a one-time link; accepting it sets the password.
 func (s *Service) Invite(ctx context.Context, p *domain.Principal, in InviteInput, m Meta) (*domain.User, error) {
 	in.Email = normalizeLogin(in.Email)
-	var errs []domain.FieldError
-	for _, f := range ValidateIdentity(in.Email, "placeholder", in.FullName) {
-		errs = append(errs, f)
-	}
+	errs := ValidateIdentity(in.Email, "placeholder", in.FullName)
 	if !domain.ValidRole(in.Role) {
 		errs = append(errs, domain.FieldError{Pointer: "/role", Message: "must be admin, developer, operator or viewer"})
 	}
