@@ -11,13 +11,11 @@ package dbtest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/superagent-hq/superagent/internal/queue"
+	"github.com/superagent-hq/superagent/internal/store/pgadmin"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
 
@@ -32,8 +31,8 @@ import (
 // application connects as AppRole, which is neither superuser nor BYPASSRLS,
 // so row-level security applies to it.
 const (
-	OwnerRole = "superagent_owner"
-	AppRole   = "superagent_app"
+	OwnerRole = pgadmin.OwnerRole
+	AppRole   = pgadmin.AppRole
 )
 
 // DB describes a fresh test database.
@@ -164,117 +163,69 @@ var pgTemplate struct {
 
 func newPostgres(t testing.TB) DB {
 	t.Helper()
-	admin := AdminURL(t)
+	adminURL := AdminURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adminDB, err := sql.Open("pgx", admin)
+	admin, err := pgadmin.Open(ctx, adminURL)
 	if err != nil {
-		t.Fatalf("postgres: %v", err)
+		t.Fatalf("SUPERAGENT_TEST_DATABASE_URL: %v", err)
 	}
-	defer adminDB.Close()
-	if err := adminDB.PingContext(ctx); err != nil {
-		t.Fatalf("postgres at SUPERAGENT_TEST_DATABASE_URL is unreachable: %v", err)
-	}
-	tmpl, err := ensureTemplate(ctx, adminDB, admin)
+	defer admin.Close()
+	tmpl, err := ensureTemplate(ctx, admin)
 	if err != nil {
 		t.Fatalf("postgres template: %v", err)
 	}
-	name := "sa_t_" + randomSuffix()
-	if err := withLock(ctx, adminDB, func(conn *sql.Conn) error {
-		_, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", name, tmpl, OwnerRole))
-		return err
-	}); err != nil {
+	name := pgadmin.RandomName("sa_t_")
+	if err := admin.CreateDatabase(ctx, name, tmpl); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		db, err := sql.Open("pgx", admin)
+		admin, err := pgadmin.Open(ctx, adminURL)
 		if err != nil {
 			return
 		}
-		defer db.Close()
-		_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		defer admin.Close()
+		_ = admin.DropDatabase(ctx, name)
 	})
-	app := withUserAndDB(admin, AppRole, name)
-	return DB{Kind: sqlstore.KindPostgres, AppDSN: app, OwnerDSN: withUserAndDB(admin, OwnerRole, name), URL: app}
+	app := admin.DSN(AppRole, name)
+	return DB{Kind: sqlstore.KindPostgres, AppDSN: app, OwnerDSN: admin.DSN(OwnerRole, name), URL: app}
 }
 
 // ensureTemplate creates (once per schema version) a migrated template
 // database named after a hash of the migration files.
-func ensureTemplate(ctx context.Context, adminDB *sql.DB, admin string) (string, error) {
+func ensureTemplate(ctx context.Context, admin *pgadmin.Admin) (string, error) {
 	pgTemplate.mu.Lock()
 	defer pgTemplate.mu.Unlock()
 	if pgTemplate.name != "" {
 		return pgTemplate.name, nil
 	}
 	name := "sa_tmpl_" + schemaHash()
-	err := withLock(ctx, adminDB, func(conn *sql.Conn) error {
-		if err := ensureRoles(ctx, conn); err != nil {
+	err := admin.WithLock(ctx, func(conn *sql.Conn) error {
+		if err := pgadmin.EnsureRoles(ctx, conn); err != nil {
 			return err
 		}
-		var exists bool
-		if err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		if exists, err := pgadmin.DatabaseExists(ctx, conn, name); err != nil || exists {
 			return err
-		}
-		if exists {
-			return nil
 		}
 		building := name + "_building"
-		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)"); err != nil {
+		if err := pgadmin.DropDatabase(ctx, conn, building); err != nil {
 			return err
 		}
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", building, OwnerRole)); err != nil {
+		if err := pgadmin.CreateDatabase(ctx, conn, building, ""); err != nil {
 			return err
 		}
-		ownerDB, err := sql.Open("pgx", withUserAndDB(admin, OwnerRole, building))
-		if err != nil {
-			return err
-		}
-		err = sqlstore.Migrate(ctx, sqlstore.KindPostgres, ownerDB, sqlstore.MigrateOptions{
-			AppRole: AppRole,
-			Also:    func(ctx context.Context) error { return queue.Migrate(ctx, sqlstore.KindPostgres, ownerDB) },
-		})
-		ownerDB.Close()
-		if err != nil {
+		if err := admin.Migrate(ctx, building); err != nil {
 			return fmt.Errorf("migrate template: %w", err)
 		}
-		_, err = conn.ExecContext(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name))
-		return err
+		return pgadmin.RenameDatabase(ctx, conn, building, name)
 	})
 	if err != nil {
 		return "", err
 	}
 	pgTemplate.name = name
 	return name, nil
-}
-
-// EnsureRoles creates the owner and application roles when missing.
-func ensureRoles(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, `DO $$ BEGIN
-		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+OwnerRole+`') THEN
-			CREATE ROLE `+OwnerRole+` LOGIN NOSUPERUSER NOBYPASSRLS;
-		END IF;
-		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+AppRole+`') THEN
-			CREATE ROLE `+AppRole+` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-		END IF;
-	END $$`)
-	return err
-}
-
-// withLock serialises template and database creation across test binaries
-// (CREATE DATABASE … TEMPLATE fails while another session copies the template).
-func withLock(ctx context.Context, db *sql.DB, fn func(*sql.Conn) error) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7305112640099)"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(7305112640099)") //nolint:errcheck
-	return fn(conn)
 }
 
 func schemaHash() string {
@@ -290,20 +241,4 @@ func schemaHash() string {
 	})
 	h.Write([]byte(queue.SchemaTag()))
 	return hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-func randomSuffix() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func withUserAndDB(raw, user, dbname string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	u.User = url.User(user)
-	u.Path = "/" + dbname
-	return u.String()
 }
