@@ -55,6 +55,13 @@ var listenLine = regexp.MustCompile(`API docs:\s+(http://[^/\s]+)/docs`)
 // start runs `superagent args…` in dir with env and waits for its banner.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
+	return startUntil(t, dir, env, "", args...)
+}
+
+// startUntil runs `superagent args…` and waits for its banner, or for a
+// log line containing ready when ready is set.
+func startUntil(t *testing.T, dir string, env []string, ready string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	p.cmd.Dir = dir
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "PASSWORD_HASH_PROFILE=test"}, env...)
@@ -71,9 +78,15 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 			p.mu.Lock()
 			p.output.WriteString(line + "\n")
 			p.mu.Unlock()
-			if m := listenLine.FindStringSubmatch(line); m != nil {
+			if m := listenLine.FindStringSubmatch(line); m != nil && ready == "" {
 				select {
 				case found <- m[1]:
+				default:
+				}
+			}
+			if ready != "" && strings.Contains(line, ready) {
+				select {
+				case found <- "":
 				default:
 				}
 			}

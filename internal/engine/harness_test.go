@@ -35,6 +35,7 @@ type harnessOpts struct {
 	allow            []string // SSRF allowlist for http nodes
 	noWorkers        bool
 	perHour          int
+	workers          int // step workers (default 50)
 }
 
 func newHarness(t *testing.T, kind string, o harnessOpts) *harness {
@@ -66,15 +67,18 @@ func startHarness(t *testing.T, db dbtest.DB, s *sqlstore.Store, o harnessOpts) 
 	workers := river.NewWorkers()
 	e.AddWorkers(workers)
 	q, err := queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers,
-		RescueAfter: time.Minute, FetchPollInterval: 100 * time.Millisecond, StepWorkers: 50, InsertOnly: o.noWorkers, Logger: discard()})
+		RescueAfter: time.Minute, FetchPollInterval: 100 * time.Millisecond, StepWorkers: max(o.workers, 50*boolInt(o.workers == 0)),
+		InsertOnly: o.noWorkers, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.SetQueue(q.Client)
 	runCtx, stop := context.WithCancel(ctx)
 	go bus.Run(runCtx, domain.NewID("proc"))
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
+	if !o.noWorkers {
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		stop()
@@ -187,3 +191,10 @@ func mockLLM(id string, m domain.MockOptions) domain.Node {
 }
 
 func edge(from, to string) domain.Edge { return domain.Edge{From: from, To: to} }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -7,10 +7,12 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,6 +52,12 @@ type Options struct {
 	FetchPollInterval time.Duration
 	// Insert-only clients run no workers (the CLI, benchmarks' producers).
 	InsertOnly bool
+	// ErrorHandler, when set, is told of every failed job attempt and
+	// panic (error tracking).
+	ErrorHandler river.ErrorHandler
+	// ClientID names this process in River (jobs record who ran them);
+	// default: host name, process id and a random suffix.
+	ClientID string
 }
 
 // Queue owns the River client and, on PostgreSQL, its listener pool.
@@ -67,17 +75,28 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = time.Hour // River's default
+	}
+	if o.ClientID == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		o.ClientID = fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+	}
 	cfg := &river.Config{
+		ID:                   o.ClientID,
 		Logger:               o.Logger,
 		RescueStuckJobsAfter: o.RescueAfter,
 		// Each job kind sets its own timeout through Worker.Timeout; this is
 		// the backstop for any that does not.
-		JobTimeout:   time.Minute,
+		JobTimeout:   min(time.Minute, o.RescueAfter/2),
 		MaxAttempts:  5,
 		PeriodicJobs: o.PeriodicJobs,
 		PollOnly:     o.PollOnly || o.Kind == "sqlite",
 		// Completed step jobs carry only ids; keep them a day for inspection.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
+		ErrorHandler:                o.ErrorHandler,
 	}
 	if o.FetchPollInterval > 0 {
 		cfg.FetchPollInterval = o.FetchPollInterval
