@@ -88,6 +88,9 @@ type Config struct {
 	SentryDSN     string `env:"SENTRY_DSN"`
 	SentryEnabled bool   `env:"SENTRY_ENABLED" envDefault:"false"`
 
+	MetricsEnabled *bool  `env:"METRICS_ENABLED"` // default: on except in production
+	MetricsToken   string `env:"METRICS_TOKEN"`   // bearer token /metrics requires; required in production
+
 	EnableAuth         bool `env:"ENABLE_AUTH" envDefault:"true"`
 	EnableMultiTenancy bool `env:"ENABLE_MULTI_TENANCY" envDefault:"true"`
 	EnableAuditLogging bool `env:"ENABLE_AUDIT_LOGGING" envDefault:"true"`
@@ -147,6 +150,10 @@ func (c *Config) normalize() {
 	if c.AutoMigrate == nil {
 		v := !c.IsProduction()
 		c.AutoMigrate = &v
+	}
+	if c.MetricsEnabled == nil {
+		v := !c.IsProduction()
+		c.MetricsEnabled = &v
 	}
 	c.Algorithm = strings.ToUpper(strings.TrimSpace(c.Algorithm))
 	if c.SecretKey == "" && !c.IsProduction() {
@@ -287,8 +294,16 @@ func (c *Config) Validate() error {
 			return bad("VAULT_TOKEN", "is required when VAULT_ENABLED is true")
 		}
 	}
-	if c.SentryEnabled && c.SentryDSN == "" {
-		return bad("SENTRY_DSN", "is required when SENTRY_ENABLED is true")
+	if c.SentryEnabled {
+		if c.SentryDSN == "" {
+			return bad("SENTRY_DSN", "is required when SENTRY_ENABLED is true")
+		}
+		if err := checkSentryDSN(c.SentryDSN); err != nil {
+			return bad("SENTRY_DSN", "%v", err)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return bad("METRICS_TOKEN", "must be at least 16 bytes (e.g. `openssl rand -hex 24`)")
 	}
 	if c.IsProduction() {
 		switch {
@@ -310,6 +325,8 @@ func (c *Config) Validate() error {
 			return bad("ENCRYPTION_KEYS", "is required in production (AES-256 keys for secrets at rest)")
 		case c.SMTPHost == "":
 			return bad("SMTP_HOST", "is required in production: without it password-reset and invitation links would only be logged")
+		case *c.MetricsEnabled && c.MetricsToken == "":
+			return bad("METRICS_TOKEN", "is required in production while METRICS_ENABLED is true: /metrics answers only requests bearing it")
 		}
 	}
 	return nil
@@ -365,6 +382,28 @@ func ParseDatabaseURL(raw string) (DatabaseURL, error) {
 	default:
 		return DatabaseURL{}, errors.New("must start with sqlite:// or postgres://")
 	}
+}
+
+// checkSentryDSN checks the shape of a Sentry DSN,
+// https://PUBLIC_KEY@HOST[/PATH]/PROJECT_ID, without repeating it (it holds
+// the key).
+func checkSentryDSN(dsn string) error {
+	u, err := url.Parse(dsn)
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not a valid URL: %s", redactURLError(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("must be an http(s) URL such as https://KEY@o0.ingest.sentry.io/123")
+	case u.User == nil || u.User.Username() == "":
+		return errors.New("needs the public key before the @, as Sentry's DSN has it")
+	case u.Host == "":
+		return errors.New("needs a host")
+	}
+	project := u.Path[strings.LastIndex(u.Path, "/")+1:]
+	if project == "" || strings.Trim(project, "0123456789") != "" {
+		return errors.New("must end with the numeric project id")
+	}
+	return nil
 }
 
 // redactURLError keeps url.Parse's reason but drops the URL, which may hold a password.

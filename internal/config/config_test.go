@@ -70,6 +70,12 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{"cors wildcard", []string{"CORS_ORIGINS=*"}, "CORS_ORIGINS"},
 		{"vault without token", []string{"VAULT_ENABLED=true", "VAULT_URL=http://127.0.0.1:8200"}, "VAULT_TOKEN"},
 		{"pool size zero", []string{"DATABASE_POOL_SIZE=0"}, "DATABASE_POOL_SIZE"},
+		{"production metrics without token", append(prod, "METRICS_ENABLED=true"), "METRICS_TOKEN"},
+		{"short metrics token", []string{"METRICS_TOKEN=short"}, "METRICS_TOKEN"},
+		{"sentry without dsn", []string{"SENTRY_ENABLED=true"}, "SENTRY_DSN"},
+		{"sentry dsn without key", []string{"SENTRY_ENABLED=true", "SENTRY_DSN=https://o1.ingest.example/42"}, "SENTRY_DSN"},
+		{"sentry dsn without project", []string{"SENTRY_ENABLED=true", "SENTRY_DSN=https://key@o1.ingest.example/"}, "SENTRY_DSN"},
+		{"sentry dsn of another scheme", []string{"SENTRY_ENABLED=true", "SENTRY_DSN=ftp://key@o1.ingest.example/42"}, "SENTRY_DSN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +100,37 @@ func TestProductionAcceptsAGoodConfiguration(t *testing.T) {
 	}
 	if *c.AutoMigrate || c.LogFormat != "json" {
 		t.Errorf("production defaults: automigrate %v, log format %s", *c.AutoMigrate, c.LogFormat)
+	}
+}
+
+func TestMetricsDefaults(t *testing.T) {
+	t.Parallel()
+	prod := []string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("s", 32), "ENCRYPTION_KEYS=k1:x", "SMTP_HOST=mail.example.com"}
+	tests := []struct {
+		name    string
+		env     []string
+		enabled bool
+	}{
+		{"development serves metrics", nil, true},
+		{"development may turn them off", []string{"METRICS_ENABLED=false"}, false},
+		{"production keeps them off by default", prod, false},
+		{"production serves them with a token", append(prod, "METRICS_ENABLED=true", "METRICS_TOKEN="+strings.Repeat("t", 24)), true},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.env, "")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if *c.MetricsEnabled != tt.enabled {
+			t.Errorf("%s: METRICS_ENABLED = %v, want %v", tt.name, *c.MetricsEnabled, tt.enabled)
+		}
+	}
+	if _, err := Load([]string{"SENTRY_ENABLED=true", "SENTRY_DSN=https://pub@o1.ingest.example/prefix/42"}, ""); err != nil {
+		t.Errorf("a DSN with a path prefix is refused: %v", err)
+	}
+	_, err := Load([]string{"SENTRY_ENABLED=true", "SENTRY_DSN=https://secretkey@o1.ingest.example/x"}, "")
+	if err == nil || strings.Contains(err.Error(), "secretkey") {
+		t.Errorf("a bad DSN: %v (must be refused without repeating the key)", err)
 	}
 }
 

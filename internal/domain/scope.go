@@ -7,7 +7,8 @@ package domain
 // The system scope is for the few operations that cannot belong to one
 // organization: login lookup by e-mail or username, token-hash lookups, the
 // scheduler's scan for due schedules, retention, audit verification across
-// organizations, and operator commands. It is created only through
+// organizations, operator commands, and the counts the metrics endpoint
+// reports. It is created only through
 // SystemScope with a reason from the list below, so every use is named and
 // can be found.
 type Scope struct {
@@ -30,6 +31,7 @@ const (
 	SystemAuditCheck = "audit verification"
 	SystemOperator   = "operator command"
 	SystemSignup     = "sign-up"
+	SystemMetrics    = "metrics"
 )
 
 // SystemScope returns the named system scope.

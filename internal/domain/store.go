@@ -54,6 +54,7 @@ type Queries interface {
 	EngineQueries
 	CredentialQueries
 	UsageQueries
+	MonitoringQueries
 }
 
 // Page asks for one page of a list. Cursor is opaque, from a previous page.

@@ -37,6 +37,10 @@ var staticRoutes = map[string]bool{
 	"GET /docs": true, "GET /docs/init.js": true, "GET /docs/swagger-ui.css": true, "GET /docs/swagger-ui-bundle.js": true,
 	"GET /redoc": true, "GET /redoc/redoc.standalone.js": true,
 	"GET /openapi.json": true, "GET /openapi.yaml": true, "GET /openapi-3.0.json": true, "GET /openapi-3.0.yaml": true,
+	// Prometheus metrics: served only when METRICS_ENABLED, to no principal
+	// but the holder of METRICS_TOKEN (required in production; compared in
+	// constant time). It carries no tenant data. TestMetricsAccess covers it.
+	"GET /metrics": true,
 }
 
 func id(f func(w *matrixWorld, f *orgFixture) string) func(w *matrixWorld, f *orgFixture) map[string]string {

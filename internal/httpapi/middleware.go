@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 type ctxKey int
@@ -27,6 +31,16 @@ type reqInfo struct {
 	userAgent string
 	path      string
 	start     time.Time
+	// err is why a handler answered 5xx, for error tracking.
+	err error
+}
+
+// noteServerError records why the request is answered with a 5xx, so the
+// error tracker gets the cause rather than only the status.
+func noteServerError(ctx context.Context, err error) {
+	if ri := reqInfoFrom(ctx); ri != nil {
+		ri.err = err
+	}
 }
 
 func reqInfoFrom(ctx context.Context) *reqInfo {
@@ -139,7 +153,9 @@ func (s *statusRecorder) Flush() {
 }
 
 // requestContext assigns the request id, resolves the client IP, recovers
-// panics into a generic 500 and writes the access log line.
+// panics into a generic 500, writes the access log line, records the
+// request's metrics by route pattern and reports 5xx answers and panics to
+// error tracking.
 func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
@@ -151,14 +167,29 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		ctx := context.WithValue(r.Context(), reqInfoKey, ri)
 		defer func() {
+			var route string
+			if rc := chi.RouteContext(ctx); rc != nil {
+				route = rc.RoutePattern()
+			}
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.ErrorContext(ctx, "panic", "request_id", id, "panic", v, "stack", string(debug.Stack()))
+				stack := debug.Stack()
+				s.log.ErrorContext(ctx, "panic", "request_id", id, "panic", v, "stack", string(stack))
 				if rec.status == 0 {
 					writeProblem(rec, newProblem(ctx, http.StatusInternalServerError, "internal error"))
 				}
+				s.reportServerError(fmt.Errorf("panic: %v", v), stack, id, r.Method, route, http.StatusInternalServerError)
+			} else if rec.status >= 500 {
+				cause := ri.err
+				if cause == nil {
+					cause = fmt.Errorf("answered %d %s", rec.status, http.StatusText(rec.status))
+				}
+				s.reportServerError(cause, nil, id, r.Method, route, rec.status)
+			}
+			if s.metrics != nil {
+				s.metrics.ObserveRequest(r.Method, route, rec.status, time.Since(ri.start))
 			}
 			level := slog.LevelInfo
 			if rec.status >= 500 {
@@ -173,6 +204,20 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// reportServerError hands a 5xx or panic to error tracking, with the
+// request id and route pattern and nothing from the request itself.
+func (s *Server) reportServerError(err error, stack []byte, requestID, method, route string, status int) {
+	if s.reporter == nil {
+		return
+	}
+	tags := map[string]string{"component": "http", "request_id": requestID, "method": method,
+		"route": route, "status": strconv.Itoa(status)}
+	if stack != nil {
+		tags["panic"] = "true"
+	}
+	s.reporter.ReportError(err, stack, tags)
 }
 
 // Content security policies per kind of page.

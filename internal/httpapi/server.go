@@ -7,11 +7,14 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +50,29 @@ type Deps struct {
 	// Agents is the process's agent runtime (provider credentials, usage and
 	// the agent generator use it); nil builds one from Config and Store.
 	Agents *agent.Setup
+	// Metrics records every answered request; nil records nothing.
+	Metrics RequestObserver
+	// MetricsHandler serves GET /metrics (when METRICS_ENABLED); nil leaves
+	// the route out.
+	MetricsHandler http.Handler
+	// ErrorReporter receives 5xx answers and recovered panics (error
+	// tracking); nil reports nothing.
+	ErrorReporter ErrorReporter
+}
+
+// RequestObserver records answered requests (metrics). route is the
+// router's pattern ("/api/v1/workflows/{id}"), "" when no route matched;
+// never the raw path.
+type RequestObserver interface {
+	ObserveRequest(method, route string, status int, d time.Duration)
+}
+
+// ErrorReporter sends server errors to error tracking. ReportError must
+// return at once (it queues, and drops when its queue is full). tags hold
+// only safe values: request id, route pattern, method, status; stack is the
+// text of runtime/debug.Stack for panics, else nil.
+type ErrorReporter interface {
+	ReportError(err error, stack []byte, tags map[string]string)
 }
 
 // Server is the HTTP handler.
@@ -60,6 +86,9 @@ type Server struct {
 	authSvc *auth.Service
 	engine  *engine.Engine
 	ips     *ClientIPResolver
+
+	metrics  RequestObserver
+	reporter ErrorReporter
 
 	authLimiter *httprate.RateLimiter // per client IP on sign-in endpoints
 	apiLimiter  *httprate.RateLimiter // per user or API key on everything else
@@ -92,7 +121,7 @@ func New(d Deps) *Server {
 		}
 	}
 	s := &Server{cfg: d.Config, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
-		authSvc: d.AuthService, engine: d.Engine, ips: NewClientIPResolver(trusted),
+		authSvc: d.AuthService, engine: d.Engine, ips: NewClientIPResolver(trusted), metrics: d.Metrics, reporter: d.ErrorReporter,
 		authLimiter: httprate.NewRateLimiter(d.Config.AuthRateLimitPerMinute, time.Minute),
 		apiLimiter:  httprate.NewRateLimiter(d.Config.APIRateLimitPerMinute, time.Minute)}
 	if s.version == "" {
@@ -156,7 +185,34 @@ func New(d Deps) *Server {
 		s.registerExecutionRoutes()
 	}
 	s.registerLLMRoutes(d.Agents)
+	if d.MetricsHandler != nil && d.Config.MetricsEnabled != nil && *d.Config.MetricsEnabled {
+		s.registerMetrics(d.MetricsHandler)
+	}
 	return s
+}
+
+// registerMetrics serves Prometheus metrics at GET /metrics: a plain
+// handler outside the OpenAPI document (Prometheus's own format), and a
+// documented exception to the access matrix. With METRICS_TOKEN set
+// (production requires it) only requests bearing that token are answered;
+// in production without one, none are.
+func (s *Server) registerMetrics(h http.Handler) {
+	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
+	open := s.cfg.MetricsToken == "" && !s.cfg.IsProduction()
+	s.router.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !open {
+			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got := sha256.Sum256([]byte(token))
+			// Comparing digests keeps the comparison's time independent of
+			// the token's length as well as its content.
+			if !ok || s.cfg.MetricsToken == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				writeProblem(w, newProblem(r.Context(), http.StatusUnauthorized, "metrics require the bearer token set in METRICS_TOKEN"))
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.
@@ -194,7 +250,11 @@ func register[I, O any](s *Server, op huma.Operation, a Access, h func(ctx conte
 			return nil, oe // RFC 6749 error bodies keep their own shape
 		}
 		if err != nil {
-			return nil, problemFor(ctx, s.log, err)
+			p := problemFor(ctx, s.log, err)
+			if p.Status >= 500 {
+				noteServerError(ctx, err)
+			}
+			return nil, p
 		}
 		return out, nil
 	})
