@@ -21,6 +21,7 @@ import (
 	"github.com/superagent-hq/superagent/internal/engine"
 	"github.com/superagent-hq/superagent/internal/httpapi"
 	"github.com/superagent-hq/superagent/internal/maintenance"
+	"github.com/superagent-hq/superagent/internal/observe"
 	"github.com/superagent-hq/superagent/internal/queue"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
@@ -39,6 +40,10 @@ type App struct {
 	agents *agent.Setup
 	http   *http.Server
 	ln     net.Listener // the HTTP listener, once bound
+	// metrics is the process's metrics registry (serve only); reporter
+	// sends errors to Sentry (nil unless SENTRY_ENABLED).
+	metrics  *observe.Metrics
+	reporter *observe.Reporter
 }
 
 // role says which parts a process runs.
@@ -95,6 +100,18 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		return nil, err
 	}
 	mailWorker := &auth.MailWorker{Sender: sender}
+	var jobErrors river.ErrorHandler
+	if cfg.SentryEnabled {
+		a.reporter, err = observe.NewReporter(observe.ReporterOptions{DSN: cfg.SentryDSN, Release: version,
+			Environment: cfg.Environment, Log: a.log.With("component", "sentry")})
+		if err != nil {
+			a.Close()
+			return nil, &config.SettingError{Setting: "SENTRY_DSN", Problem: err.Error()}
+		}
+		a.reporter.Start()
+		jobErrors = observe.QueueErrorHandler{Sink: a.reporter}
+		a.log.Info("error tracking on: 5xx answers, panics and failed jobs are reported to Sentry")
+	}
 	busDSN := ""
 	if a.db.Kind == config.Postgres {
 		busDSN = a.db.DSN
@@ -121,6 +138,7 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
 		StepWorkers: stepWorkers(cfg, a.db.Kind), RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
 		InsertOnly: !r.workers, PeriodicJobs: append(maintenance.PeriodicJobs(), a.engine.PeriodicJobs()...),
+		ErrorHandler: jobErrors,
 	})
 	if err != nil {
 		a.Close()
@@ -134,8 +152,16 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	mailWorker.Service = a.auth
 	a.engine.SetQueue(a.queue.Client)
 	if r.http {
-		srv := httpapi.New(httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
-			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents})
+		a.metrics = observe.NewMetrics(observe.MetricsOptions{Store: a.store, Version: version,
+			Log: a.log.With("component", "metrics"), Queues: []string{queue.QueueDefault, queue.QueueSteps}})
+		deps := httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
+			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents,
+			Metrics: a.metrics, MetricsHandler: a.metrics.Handler()}
+		if a.reporter != nil {
+			deps.ErrorReporter = a.reporter
+			a.metrics.Registry().MustRegister(a.reporter.Collector())
+		}
+		srv := httpapi.New(deps)
 		a.http = &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -239,13 +265,21 @@ func (a *App) stopQueue() {
 	}
 }
 
-// Close releases connections.
+// Close releases connections and sends the error reports still queued
+// (for at most five seconds).
 func (a *App) Close() {
 	if a.queue != nil {
 		a.queue.Close()
 	}
 	if a.store != nil {
 		a.store.Close()
+	}
+	if a.reporter != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.reporter.Close(ctx); err != nil {
+			a.log.Warn("error tracking", "error", err)
+		}
+		cancel()
 	}
 }
 
