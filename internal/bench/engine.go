@@ -63,8 +63,9 @@ func (c *stepCounter) wait(ctx context.Context, n int, timeout time.Duration) (t
 	return last, nil
 }
 
-// submit starts n executions of workflow from several goroutines.
-func submit(ctx context.Context, p *Process, pr *domain.Principal, workflow string, n, submitters int) error {
+// submit starts n executions of workflow from several goroutines,
+// recording how long each Execute took in lat (when not nil).
+func submit(ctx context.Context, p *Process, pr *domain.Principal, workflow string, n, submitters int, lat *Latencies) error {
 	next := make(chan int)
 	errs := make(chan error, submitters)
 	var wg sync.WaitGroup
@@ -73,8 +74,12 @@ func submit(ctx context.Context, p *Process, pr *domain.Principal, workflow stri
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				t := time.Now()
 				_, _, err := p.Engine.Execute(ctx, pr, engine.ExecuteRequest{WorkflowID: workflow,
 					Input: json.RawMessage(`{"n": ` + strconv.Itoa(i) + `}`)})
+				if lat != nil {
+					lat.Add(time.Since(t))
+				}
 				if err != nil {
 					errs <- fmt.Errorf("execute %d: %w", i, err)
 					return
@@ -173,10 +178,18 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 		r.logf("2 CPU profile: %s", path)
 	}
 	r.logf("2 engine: %s (%d steps)", w.name, total)
+	var waits *waitSampler
+	if r.pg != nil {
+		waits = r.pg.sampleWaits(ctx, 100*time.Millisecond)
+	}
 	start := time.Now()
 	submitErr := make(chan error, 1)
+	var submitted time.Duration
+	var execLat Latencies
 	go func() {
-		submitErr <- submit(ctx, p, pr, r.fx.workflows[w.workflow], w.executions, r.o.Sizes.Submitters)
+		err := submit(ctx, p, pr, r.fx.workflows[w.workflow], w.executions, r.o.Sizes.Submitters, &execLat)
+		submitted = time.Since(start)
+		submitErr <- err
 	}()
 	last, err := counter.wait(ctx, total, r.o.Sizes.StepTimeout)
 	if err != nil {
@@ -185,9 +198,14 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 	if err := <-submitErr; err != nil {
 		return err
 	}
-	submitted := time.Since(start)
 	elapsed := last.Sub(start)
 	pprof.StopCPUProfile()
+	detail := map[string]any{"steps": total, "executions": w.executions, "seconds": elapsed.Seconds(),
+		"submit_seconds": submitted.Seconds(), "submitters": r.o.Sizes.Submitters, "step_workers": p.StepWorkers,
+		"execute_latency": execLat.Summary()}
+	if waits != nil {
+		detail["postgres_sessions"] = waits.stop()
+	}
 	rate := float64(total) / elapsed.Seconds()
 	stopped = true
 	r.stop(p)
@@ -198,8 +216,7 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 		}
 		r.add(Result{Scenario: 2, Key: "engine_" + w.key + "_steps_per_sec", Name: "engine steps/s: " + w.name,
 			Value: rate, Unit: "steps/s", Baseline: &Baseline{Name: "River", Value: r.riverRate, Unit: "jobs/s"}, Bar: bar,
-			Detail: map[string]any{"steps": total, "executions": w.executions, "seconds": elapsed.Seconds(),
-				"submit_seconds": submitted.Seconds(), "submitters": r.o.Sizes.Submitters, "step_workers": p.StepWorkers}})
+			Detail: detail})
 	}
 	if r.pg != nil && r.o.wants(ScenarioCommits) {
 		after, err := r.pg.quiescentCommits(ctx)

@@ -84,7 +84,7 @@ func (r *run) memory(ctx context.Context) error {
 		}
 	}()
 	start := time.Now()
-	err = submit(ctx, p, pr, fx.workflows[wfMemory], sz.MemoryExecutions, sz.Submitters)
+	err = submit(ctx, p, pr, fx.workflows[wfMemory], sz.MemoryExecutions, sz.Submitters, nil)
 	submitted := time.Since(start)
 	if err == nil {
 		_, err = counter.wait(ctx, sz.MemoryExecutions, sz.StepTimeout)

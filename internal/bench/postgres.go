@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/superagent-hq/superagent/internal/store/pgadmin"
@@ -76,4 +78,69 @@ func (p *pgStats) quiescentCommits(ctx context.Context) (int64, error) {
 		time.Sleep(150 * time.Millisecond)
 	}
 	return 0, errors.New("the commit counter did not settle")
+}
+
+// waitSampler samples what the dedicated database's sessions are doing.
+type waitSampler struct {
+	mu      sync.Mutex
+	samples int
+	counts  map[string]int // "state / wait_event_type:wait_event" → sessions seen
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+// sampleWaits reads pg_stat_activity every interval until stop: where the
+// time of a database-bound workload goes (running, waiting for a row lock,
+// idle in a transaction while the application works, idle).
+func (p *pgStats) sampleWaits(ctx context.Context, interval time.Duration) *waitSampler {
+	w := &waitSampler{counts: map[string]int{}, done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(w.stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			rows, err := p.admin.DB().QueryContext(ctx, `SELECT coalesce(state, ''), coalesce(wait_event_type, ''),
+				coalesce(wait_event, ''), count(*) FROM pg_stat_activity WHERE datname = $1 GROUP BY 1, 2, 3`, p.name)
+			if err != nil {
+				continue
+			}
+			w.mu.Lock()
+			w.samples++
+			for rows.Next() {
+				var state, typ, ev string
+				var n int
+				if rows.Scan(&state, &typ, &ev, &n) == nil {
+					key := state
+					if typ != "" {
+						key += " / " + typ + ":" + ev
+					}
+					w.counts[key] += n
+				}
+			}
+			w.mu.Unlock()
+			rows.Close()
+		}
+	}()
+	return w
+}
+
+// stop ends sampling and returns the average number of sessions in each
+// state over the samples.
+func (w *waitSampler) stop() map[string]float64 {
+	close(w.done)
+	<-w.stopped
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]float64{}
+	for k, n := range w.counts {
+		out[k] = math.Round(float64(n)/float64(max(w.samples, 1))*100) / 100
+	}
+	return out
 }
