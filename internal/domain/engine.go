@@ -123,8 +123,17 @@ type EngineQueries interface {
 	// UpdateStep writes every mutable field of a step.
 	UpdateStep(s *Step) error
 	// ResolveParentEdge counts one incoming edge of a waiting step as
-	// resolved (holding or not) and returns the counts after the change.
+	// resolved (holding or not) and returns the counts after the change;
+	// a step whose last edge resolves with one holding becomes queued in
+	// the same statement.
 	ResolveParentEdge(executionID, nodeID string, holds bool) (pending, holding int, err error)
+	// FinishStep writes a step's result (status, output, error, usage,
+	// timings) unless the step already ended; false means it had (a
+	// duplicate delivery) and nothing changed. A recorded start is kept.
+	FinishStep(s *Step) (bool, error)
+	// ExecutionCounts counts, in one query, the organization's executions
+	// created since hourStart and since monthStart, and those running.
+	ExecutionCounts(hourStart, monthStart time.Time) (lastHour, thisMonth, running int, err error)
 	// MarkStepsQueued marks the given steps queued (their jobs are inserted in the same transaction).
 	MarkStepsQueued(executionID string, nodeIDs []string) error
 	// SetStepStatuses moves every step of the execution in one of from to status.

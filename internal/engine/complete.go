@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
@@ -31,9 +30,10 @@ const maxEventOutputBytes = 16 << 10
 // edges all failed), and, when it was the last step, the execution's
 // output. All of it, and the job's completion, in one transaction under
 // the execution's row lock.
-func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *stepState, res *agent.StepResult,
-	started, finished time.Time, recordedStart bool) error {
-	a := job.Args
+func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *agent.StepResult,
+	started, finished time.Time, recordedStart bool) (*continuation, error) {
+	a := t.args()
+	attempt := t.attempt()
 	nodes := make(map[string]any, len(st.nodes)+1)
 	for k, v := range st.nodes {
 		nodes[k] = v
@@ -49,7 +49,7 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		if holds && ed.Condition != "" {
 			ok, err := workflow.EvalCondition(ed.Condition, env)
 			if err != nil {
-				return e.failExecution(ctx, job, a, "invalid_condition",
+				return nil, e.failExecution(ctx, t, "invalid_condition",
 					fmt.Sprintf("the condition on the edge %s → %s failed: %v", ed.From, ed.To, err))
 			}
 			holds = ok
@@ -62,38 +62,28 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		toolCalls, _ = json.Marshal(res.ToolCalls)
 	}
 	ended := false
+	var next *continuation
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
 			return err
 		}
-		s, err := tx.GetStep(a.ExecutionID, a.NodeID)
+		if exe.Final() {
+			if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepCancelled}); err != nil {
+				return err
+			}
+			return t.finish(ctx, tx)
+		}
+		d := finished.Sub(started).Milliseconds()
+		s := &domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
+			Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
+			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
+		won, err := tx.FinishStep(s)
 		if err != nil {
 			return err
 		}
-		if exe.Final() || s.Status.Final() {
-			if !s.Status.Final() {
-				s.Status = domain.StepCancelled
-				if err := tx.UpdateStep(s); err != nil {
-					return err
-				}
-			}
-			_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-			return err
-		}
-		d := finished.Sub(started).Milliseconds()
-		s.Status, s.Output, s.Model, s.ToolCalls, s.Attempts = domain.StepCompleted, output, res.Model, toolCalls, job.Attempt
-		// Earlier failed attempts' spend (recorded on the step) adds to this one's.
-		s.TokensIn += res.Usage.InputTokens
-		s.TokensOut += res.Usage.OutputTokens
-		s.TokensCached += res.Usage.CachedInputTokens
-		s.CostUSD += res.CostUSD
-		s.Error, s.ErrorKind, s.FinishedAt, s.DurationMS = "", "", &finished, &d
-		if s.StartedAt == nil {
-			s.StartedAt = &started
-		}
-		if err := tx.UpdateStep(s); err != nil {
-			return err
+		if !won {
+			return t.finish(ctx, tx) // a duplicate delivery: the step already ended
 		}
 		exe.TokensIn += res.Usage.InputTokens
 		exe.TokensOut += res.Usage.OutputTokens
@@ -103,10 +93,10 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		var events []domain.ExecutionEvent
 		if !recordedStart {
 			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepStarted, NodeID: a.NodeID,
-				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": job.Attempt})})
+				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": attempt})})
 		}
-		done := map[string]any{"attempt": job.Attempt, "duration_ms": d, "tokens_in": s.TokensIn, "tokens_out": s.TokensOut,
-			"cost_usd": s.CostUSD}
+		done := map[string]any{"attempt": attempt, "duration_ms": d, "tokens_in": res.Usage.InputTokens,
+			"tokens_out": res.Usage.OutputTokens, "cost_usd": res.CostUSD}
 		if res.Model != "" {
 			done["model"] = res.Model
 		}
@@ -123,15 +113,42 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 		for _, id := range skipped {
 			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepSkipped, NodeID: id, CreatedAt: tx.Now()})
 		}
-		if err := tx.MarkStepsQueued(exe.ID, ready); err != nil {
-			return err
+		// One ready successor of a fast kind runs inline in this worker; its
+		// job is the durable backstop, scheduled past the inline lease.
+		inlineAt := -1
+		for i, id := range ready {
+			if fastKind(st.c.nodes[id]) {
+				inlineAt = i
+				break
+			}
 		}
 		jobs := make([]river.InsertManyParams, 0, len(ready))
-		for _, id := range ready {
-			jobs = append(jobs, stepJob(exe, st.c.nodes[id], a.Priority))
+		for i, id := range ready {
+			j := stepJob(exe, st.c.nodes[id], a.Priority)
+			if i == inlineAt {
+				j.InsertOpts.ScheduledAt = tx.Now().Add(inlineLease)
+			}
+			jobs = append(jobs, j)
 		}
-		if err := e.insertJobs(ctx, tx, jobs); err != nil {
+		inserted, err := e.insertJobsResults(ctx, tx, jobs)
+		if err != nil {
 			return err
+		}
+		if inlineAt >= 0 {
+			id := ready[inlineAt]
+			nodes[a.NodeID] = res.Output
+			if len(st.c.graph.Incoming(id)) > 1 {
+				// A join: its other parents finished in other workers after
+				// this one loaded its inputs; read them under the lock.
+				if nodes, err = completedOutputs(tx, exe.ID); err != nil {
+					return err
+				}
+			}
+			next = &continuation{
+				t: inlineTicket{e: e, a: StepArgs{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: id, Priority: a.Priority},
+					jobID: inserted[inlineAt]},
+				st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nodes},
+			}
 		}
 		if exe.NodesDone >= exe.NodesTotal {
 			ended = true
@@ -158,19 +175,18 @@ func (e *Engine) complete(ctx context.Context, job *river.Job[StepArgs], st *ste
 				return err
 			}
 		}
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-		return err
+		return t.finish(ctx, tx)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.bus.StepEnded(a.ExecutionID, a.NodeID)
 	if ended {
 		e.bus.Finished(a.ExecutionID)
-	} else {
-		e.bus.EventsStored(a.ExecutionID)
+		return nil, nil
 	}
-	return nil
+	e.bus.EventsStored(a.ExecutionID)
+	return next, nil
 }
 
 // resolveEdges counts the outcomes against their targets. A target whose
@@ -192,13 +208,8 @@ func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, 
 			ready = append(ready, o.to)
 			continue
 		}
-		s, err := tx.GetStep(exe.ID, o.to)
-		if err != nil {
-			return nil, nil, err
-		}
 		now := tx.Now()
-		s.Status, s.FinishedAt = domain.StepSkipped, &now
-		if err := tx.UpdateStep(s); err != nil {
+		if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: o.to, Status: domain.StepSkipped, FinishedAt: &now}); err != nil {
 			return nil, nil, err
 		}
 		exe.NodesDone++
@@ -210,12 +221,9 @@ func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, 
 	return ready, skipped, nil
 }
 
-// executionOutput shapes the execution's output: the output template
-// rendered over the input and every completed node's output (parsed as
-// JSON when it is JSON); without a template, the output of the single
-// completed sink, or an object of the completed sinks' outputs by node id.
-func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepState) (json.RawMessage, error) {
-	steps, err := tx.ListSteps(exe.ID)
+// completedOutputs reads the outputs of an execution's completed steps.
+func completedOutputs(tx domain.Tx, execID string) (map[string]any, error) {
+	steps, err := tx.ListSteps(execID)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +234,18 @@ func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepSt
 			_ = json.Unmarshal(s.Output, &v)
 			nodes[s.NodeID] = v
 		}
+	}
+	return nodes, nil
+}
+
+// executionOutput shapes the execution's output: the output template
+// rendered over the input and every completed node's output (parsed as
+// JSON when it is JSON); without a template, the output of the single
+// completed sink, or an object of the completed sinks' outputs by node id.
+func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepState) (json.RawMessage, error) {
+	nodes, err := completedOutputs(tx, exe.ID)
+	if err != nil {
+		return nil, err
 	}
 	if tmpl := st.c.def.OutputTemplate; tmpl != "" {
 		text, err := workflow.RenderTemplate(tmpl, workflow.Data{Input: st.input, Nodes: nodes, ExecutionID: exe.ID})
@@ -254,7 +274,8 @@ func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepSt
 
 // failExecution fails the execution of a step that could not run (the
 // execution's deadline passed, or an edge condition failed).
-func (e *Engine) failExecution(ctx context.Context, job *river.Job[StepArgs], a StepArgs, kind, msg string) error {
+func (e *Engine) failExecution(ctx context.Context, t ticket, kind, msg string) error {
+	a := t.args()
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
@@ -265,8 +286,7 @@ func (e *Engine) failExecution(ctx context.Context, job *river.Job[StepArgs], a 
 				return err
 			}
 		}
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-		return err
+		return t.finish(ctx, tx)
 	})
 	if err != nil {
 		return err

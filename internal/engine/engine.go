@@ -349,44 +349,61 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 		return nil, err
 	}
 	now := tx.Now()
-	if n, err := tx.CountExecutionsSince(now.Add(-time.Hour)); err != nil {
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	lastHour, thisMonth, running, err := tx.ExecutionCounts(now.Add(-time.Hour), monthStart)
+	if err != nil {
 		return nil, err
-	} else if n >= e.perHour {
+	}
+	if lastHour >= e.perHour {
 		return nil, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
 			LimitValue: int64(e.perHour), RetryAfterSeconds: 60,
 			Message: fmt.Sprintf("this organization started %d executions in the last hour, the most allowed (MAX_WORKFLOW_EXECUTIONS_PER_HOUR)", e.perHour)}
 	}
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if n, err := tx.CountExecutionsSince(monthStart); err != nil {
-		return nil, err
-	} else if n >= org.Limits.MaxExecutionsPerMonth {
+	if thisMonth >= org.Limits.MaxExecutionsPerMonth {
 		next := monthStart.AddDate(0, 1, 0)
 		return nil, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_executions_per_month",
 			LimitValue: int64(org.Limits.MaxExecutionsPerMonth), RetryAfterSeconds: int(next.Sub(now).Seconds()) + 1,
 			Message: fmt.Sprintf("the %s plan allows %d executions a month", org.Plan, org.Limits.MaxExecutionsPerMonth)}
 	}
-	running, err := tx.CountRunningExecutions()
-	if err != nil {
-		return nil, err
-	}
+	// Over the concurrent limit the execution waits as pending; ending
+	// executions admit it (admitNext).
+	admit := running < org.Limits.MaxConcurrentExecutions
 	deadline := now.Add(e.timeout)
 	exe := &domain.Execution{ID: id, TeamID: wf.TeamID, WorkflowID: wf.ID,
 		WorkflowVersion: version, Status: domain.ExecutionPending, Trigger: req.Trigger, TriggeredBy: p.UserID,
 		APIKeyID: p.APIKeyID, ScheduleID: req.ScheduleID, ParentExecutionID: req.ParentExecutionID, Input: req.Input,
 		CreatedAt: now, NodesTotal: len(c.def.Nodes), DeadlineAt: &deadline}
+	roots := map[string]bool{}
+	if admit {
+		exe.Status, exe.StartedAt, exe.EventSeq = domain.ExecutionRunning, &now, 1
+		for _, r := range c.graph.Roots() {
+			roots[r] = true
+		}
+	}
 	if err := tx.CreateExecution(exe); err != nil {
 		return nil, err
 	}
 	steps := make([]domain.Step, 0, len(c.def.Nodes))
 	for _, id := range c.graph.Order() {
+		st := domain.StepWaiting
+		if roots[id] {
+			st = domain.StepQueued
+		}
 		steps = append(steps, domain.Step{ExecutionID: exe.ID, NodeID: id, NodeType: c.nodes[id].Type,
-			Status: domain.StepWaiting, PendingParents: len(c.graph.Incoming(id))})
+			Status: st, PendingParents: len(c.graph.Incoming(id))})
 	}
 	if err := tx.CreateSteps(steps); err != nil {
 		return nil, err
 	}
-	if running < org.Limits.MaxConcurrentExecutions {
-		if err := e.start(ctx, tx, exe, c, priorityFor(running)); err != nil {
+	if admit {
+		if err := tx.AppendEvents([]domain.ExecutionEvent{startedEvent(exe, now)}); err != nil {
+			return nil, err
+		}
+		var jobs []river.InsertManyParams
+		for _, id := range c.graph.Roots() {
+			jobs = append(jobs, stepJob(exe, c.nodes[id], priorityFor(running)))
+		}
+		if err := e.insertJobs(ctx, tx, jobs); err != nil {
 			return nil, err
 		}
 	}
@@ -396,6 +413,11 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 	ev.IPAddress, ev.UserAgent, ev.RequestID = req.Meta.IP, req.Meta.UserAgent, req.Meta.RequestID
 	tx.Audit(ev)
 	return exe, nil
+}
+
+func startedEvent(exe *domain.Execution, at time.Time) domain.ExecutionEvent {
+	return domain.ExecutionEvent{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventExecutionStarted, CreatedAt: at,
+		Data: mustJSON(map[string]any{"workflow_id": exe.WorkflowID, "version": exe.WorkflowVersion})}
 }
 
 // priorityFor spreads work fairly: an organization with few running
@@ -418,8 +440,7 @@ func (e *Engine) start(ctx context.Context, tx domain.Tx, exe *domain.Execution,
 	now := tx.Now()
 	exe.Status, exe.StartedAt = domain.ExecutionRunning, &now
 	exe.EventSeq++
-	events := []domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventExecutionStarted,
-		Data: mustJSON(map[string]any{"workflow_id": exe.WorkflowID, "version": exe.WorkflowVersion}), CreatedAt: now}}
+	events := []domain.ExecutionEvent{startedEvent(exe, now)}
 	var jobs []river.InsertManyParams
 	roots := c.graph.Roots()
 	for _, id := range roots {
@@ -438,16 +459,27 @@ func (e *Engine) start(ctx context.Context, tx domain.Tx, exe *domain.Execution,
 }
 
 func (e *Engine) insertJobs(ctx context.Context, tx domain.Tx, jobs []river.InsertManyParams) error {
+	_, err := e.insertJobsResults(ctx, tx, jobs)
+	return err
+}
+
+// insertJobsResults inserts jobs in tx and returns their ids, in order.
+func (e *Engine) insertJobsResults(ctx context.Context, tx domain.Tx, jobs []river.InsertManyParams) ([]int64, error) {
 	if len(jobs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if e.client == nil {
-		return errors.New("engine has no job queue")
+		return nil, errors.New("engine has no job queue")
 	}
-	if _, err := e.client.InsertManyTx(ctx, tx.SQL(), jobs); err != nil {
-		return fmt.Errorf("enqueue steps: %w", err)
+	res, err := e.client.InsertManyTx(ctx, tx.SQL(), jobs)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue steps: %w", err)
 	}
-	return nil
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	return ids, nil
 }
 
 func mustJSON(v any) json.RawMessage {

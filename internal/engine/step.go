@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,55 @@ func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	return w.e.runStep(ctx, job)
 }
 
+// ticket is the job a step attempt runs under, and how its completion
+// commits: a River-delivered job is completed (JobCompleteTx); an inline
+// continuation's job — inserted scheduled in the future as its durable
+// backstop — is deleted. Either way in the step's own transaction.
+type ticket interface {
+	finish(ctx context.Context, tx domain.Tx) error
+	// retry hands the step back for another attempt (nil: the caller
+	// returns an error to River instead).
+	retry(ctx context.Context, tx domain.Tx) error
+	args() StepArgs
+	attempt() int
+	id() int64
+	inline() bool
+}
+
+type riverTicket struct{ job *river.Job[StepArgs] }
+
+func (t riverTicket) finish(ctx context.Context, tx domain.Tx) error {
+	_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), t.job)
+	return err
+}
+func (t riverTicket) retry(context.Context, domain.Tx) error { return nil }
+func (t riverTicket) args() StepArgs                         { return t.job.Args }
+func (t riverTicket) attempt() int                           { return t.job.Attempt }
+func (t riverTicket) id() int64                              { return t.job.ID }
+func (t riverTicket) inline() bool                           { return false }
+
+// inlineTicket is a successor run at once by the worker that unblocked it.
+type inlineTicket struct {
+	e     *Engine
+	a     StepArgs
+	jobID int64
+}
+
+func (t inlineTicket) finish(ctx context.Context, tx domain.Tx) error {
+	_, err := t.e.client.JobDeleteTx(ctx, tx.SQL(), t.jobID)
+	return err
+}
+
+// retry makes the backstop job available now, for a regular attempt.
+func (t inlineTicket) retry(ctx context.Context, tx domain.Tx) error {
+	_, err := t.e.client.JobRetryTx(ctx, tx.SQL(), t.jobID)
+	return err
+}
+func (t inlineTicket) args() StepArgs { return t.a }
+func (t inlineTicket) attempt() int   { return 1 }
+func (t inlineTicket) id() int64      { return t.jobID }
+func (t inlineTicket) inline() bool   { return true }
+
 // stepState is what a step needs to run, read before it runs.
 type stepState struct {
 	exe   *domain.Execution
@@ -127,9 +177,33 @@ func (e *Engine) load(ctx context.Context, a StepArgs) (*stepState, error) {
 // their latency); in-process kinds record start and finish together.
 func slowKind(t domain.NodeType) bool { return t == domain.NodeLLM || t == domain.NodeHTTP }
 
+// Inline continuation: after a step commits, the worker runs one ready
+// successor of a fast kind at once instead of waiting for the queue to
+// deliver it, for up to inlineBudget per job. The successor's job is
+// committed with the predecessor (scheduled inlineLease ahead, so nothing
+// runs without a committed job): if this worker dies, the queue runs it
+// when the lease ends.
+const (
+	inlineBudget = time.Second
+	inlineLease  = 30 * time.Second
+)
+
+// fastKind reports whether a node runs in-process in microseconds:
+// transforms, routers and the mock provider without latency, failures or tools.
+func fastKind(n *domain.Node) bool {
+	switch n.Type {
+	case domain.NodeTransform, domain.NodeRouter:
+		return true
+	case domain.NodeLLM:
+		m := n.LLM.Mock
+		return strings.HasPrefix(n.LLM.Model, "mock:") && len(n.LLM.Tools) == 0 &&
+			(m == nil || (m.LatencyMS == 0 && m.FailFirst == 0 && len(m.ToolCalls) == 0))
+	}
+	return false
+}
+
 func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
-	a := job.Args
-	st, err := e.load(ctx, a)
+	st, err := e.load(ctx, job.Args)
 	if domain.IsCode(err, domain.ECodeNotFound) {
 		return river.JobCancel(err) // the organization or execution is gone (purged)
 	}
@@ -139,21 +213,47 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 	if st.step.Status.Final() {
 		return nil // already done: a duplicate delivery never runs a step twice
 	}
+	began := time.Now()
+	var t ticket = riverTicket{job}
+	for {
+		next, err := e.attempt(ctx, t, st)
+		if err != nil || next == nil {
+			return err
+		}
+		if ctx.Err() != nil || time.Since(began) > inlineBudget {
+			// Leave the rest to the queue: make the backstop available now.
+			return e.store.Write(ctx, domain.OrgScope(next.t.args().OrgID), func(tx domain.Tx) error {
+				return next.t.retry(ctx, tx)
+			})
+		}
+		t, st = next.t, next.st
+	}
+}
+
+// continuation is a successor to run inline.
+type continuation struct {
+	t  ticket
+	st *stepState
+}
+
+// attempt runs one attempt of the step in st under ticket t.
+func (e *Engine) attempt(ctx context.Context, t ticket, st *stepState) (*continuation, error) {
+	a := t.args()
 	if st.exe.Final() {
-		return e.closeAfterEnd(ctx, job)
+		return nil, e.closeAfterEnd(ctx, t)
 	}
 	now := e.clock()
 	if st.exe.DeadlineAt != nil && now.After(*st.exe.DeadlineAt) {
-		return e.failExecution(ctx, job, a, "timeout", "the execution ran past its timeout")
+		return nil, e.failExecution(ctx, t, "timeout", "the execution ran past its timeout")
 	}
 	started := now
 	recordedStart := false
-	if slowKind(st.node.Type) {
-		if err := e.markStarted(ctx, a, job.Attempt, started); err != nil {
+	if slowKind(st.node.Type) && !fastKind(st.node) {
+		if err := e.markStarted(ctx, a, t.attempt(), started); err != nil {
 			if errors.Is(err, errExecutionEnded) {
-				return e.closeAfterEnd(ctx, job)
+				return nil, e.closeAfterEnd(ctx, t)
 			}
-			return err
+			return nil, err
 		}
 		recordedStart = true
 	}
@@ -166,18 +266,21 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 	var cancelled atomic.Bool
 	unregister := e.bus.registerCancel(a.ExecutionID, func() { cancelled.Store(true); cancel() })
 	res, runErr := e.runner.Run(runCtx, agent.StepInput{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: a.NodeID,
-		Attempt: job.Attempt, Node: *st.node, Data: workflow.Data{Input: st.input, Nodes: st.nodes},
+		Attempt: t.attempt(), Node: *st.node, Data: workflow.Data{Input: st.input, Nodes: st.nodes},
 		OnDelta: func(text string) { e.bus.StepDelta(a.ExecutionID, a.NodeID, text) }})
 	unregister()
 	cancel()
 	finished := e.clock()
 
 	if cancelled.Load() {
-		return e.closeAfterEnd(ctx, job)
+		return nil, e.closeAfterEnd(ctx, t)
 	}
 	if ctx.Err() != nil {
 		// The process is stopping: hand the step back to be retried.
-		return ctx.Err()
+		if t.inline() {
+			return nil, nil // its backstop job runs when the lease ends
+		}
+		return nil, ctx.Err()
 	}
 	if runErr == nil {
 		if b, _ := json.Marshal(res.Output); len(b) > maxOutputBytes {
@@ -185,9 +288,9 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 		}
 	}
 	if runErr != nil {
-		return e.stepFailed(ctx, job, st, runErr, started, finished, recordedStart)
+		return nil, e.stepFailed(ctx, t, st, runErr, started, finished)
 	}
-	return e.complete(ctx, job, st, res, started, finished, recordedStart)
+	return e.complete(ctx, t, st, res, started, finished, recordedStart)
 }
 
 var errExecutionEnded = errors.New("execution ended")
@@ -230,36 +333,28 @@ func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at ti
 // closeAfterEnd finishes the job of a step whose execution already ended
 // (cancelled, failed or timed out): the step is marked cancelled unless it
 // ended, and nothing runs after it.
-func (e *Engine) closeAfterEnd(ctx context.Context, job *river.Job[StepArgs]) error {
-	a := job.Args
+func (e *Engine) closeAfterEnd(ctx context.Context, t ticket) error {
+	a := t.args()
 	return e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		if _, err := tx.LockExecution(a.ExecutionID); err != nil {
 			return err
 		}
-		s, err := tx.GetStep(a.ExecutionID, a.NodeID)
-		if err != nil {
+		if _, err := tx.FinishStep(&domain.Step{ExecutionID: a.ExecutionID, NodeID: a.NodeID, Status: domain.StepCancelled}); err != nil {
 			return err
 		}
-		if !s.Status.Final() {
-			s.Status = domain.StepCancelled
-			if err := tx.UpdateStep(s); err != nil {
-				return err
-			}
-		}
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-		return err
+		return t.finish(ctx, tx)
 	})
 }
 
 // stepFailed retries a retryable failure while attempts remain, and
 // otherwise fails the step and with it the execution.
-func (e *Engine) stepFailed(ctx context.Context, job *river.Job[StepArgs], st *stepState, runErr error,
-	started, finished time.Time, recordedStart bool) error {
-	a := job.Args
+func (e *Engine) stepFailed(ctx context.Context, t ticket, st *stepState, runErr error, started, finished time.Time) error {
+	a := t.args()
+	attempt := t.attempt()
 	se := asStepError(runErr)
 	policy := workflow.EffectiveRetry(st.node.Retry)
-	if se.Retryable && job.Attempt < policy.MaxAttempts {
-		next := workflow.Backoff(policy, job.Attempt)
+	if se.Retryable && attempt < policy.MaxAttempts {
+		next := workflow.Backoff(policy, attempt)
 		if se.RetryAfter > next {
 			next = se.RetryAfter
 		}
@@ -278,7 +373,7 @@ func (e *Engine) stepFailed(ctx context.Context, job *river.Job[StepArgs], st *s
 			if err != nil {
 				return err
 			}
-			s.Status, s.Attempts, s.Error, s.ErrorKind = domain.StepQueued, job.Attempt, se.Message, string(se.Kind)
+			s.Status, s.Attempts, s.Error, s.ErrorKind = domain.StepQueued, attempt, se.Message, string(se.Kind)
 			if s.StartedAt == nil {
 				s.StartedAt = &started
 			}
@@ -288,23 +383,29 @@ func (e *Engine) stepFailed(ctx context.Context, job *river.Job[StepArgs], st *s
 			}
 			exe.EventSeq++
 			if err := tx.AppendEvents([]domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventStepRetrying,
-				NodeID: a.NodeID, CreatedAt: finished, Data: mustJSON(map[string]any{"attempt": job.Attempt,
+				NodeID: a.NodeID, CreatedAt: finished, Data: mustJSON(map[string]any{"attempt": attempt,
 					"error": se.Message, "error_kind": se.Kind, "retry_in_ms": next.Milliseconds()})}}); err != nil {
 				return err
 			}
-			return tx.UpdateExecution(exe)
+			if err := tx.UpdateExecution(exe); err != nil {
+				return err
+			}
+			return t.retry(ctx, tx)
 		})
 		if errors.Is(err, errExecutionEnded) {
-			return e.closeAfterEnd(ctx, job)
+			return e.closeAfterEnd(ctx, t)
 		}
 		if err != nil {
 			return err
 		}
 		e.bus.EventsStored(a.ExecutionID)
-		e.retryAt.Store(job.ID, time.Now().Add(next))
-		return fmt.Errorf("attempt %d of %d: %w", job.Attempt, policy.MaxAttempts, runErr)
+		if t.inline() {
+			return nil
+		}
+		e.retryAt.Store(t.id(), time.Now().Add(next))
+		return fmt.Errorf("attempt %d of %d: %w", attempt, policy.MaxAttempts, runErr)
 	}
-	return e.finalFailure(ctx, job, st, se, started, finished)
+	return e.finalFailure(ctx, t, st, se, started, finished)
 }
 
 // chargePartial records what a failed attempt already spent (tokens of
@@ -318,7 +419,7 @@ func chargePartial(exe *domain.Execution, s *domain.Step, se *agent.StepError) {
 	s.TokensIn += u.InputTokens
 	s.TokensOut += u.OutputTokens
 	s.TokensCached += u.CachedInputTokens
-	s.CostUSD += se.Partial.CostUSD
+	s.CostUSD += se.Partial.CostUSD // FinishStep adds these to what earlier attempts spent
 	if se.Partial.Model != "" {
 		s.Model = se.Partial.Model
 	}
@@ -342,8 +443,9 @@ func asStepError(err error) *agent.StepError {
 
 // finalFailure fails the step and its execution in one transaction: every
 // other unfinished step is cancelled and running ones are told to stop.
-func (e *Engine) finalFailure(ctx context.Context, job *river.Job[StepArgs], st *stepState, se *agent.StepError, started, finished time.Time) error {
-	a := job.Args
+func (e *Engine) finalFailure(ctx context.Context, t ticket, st *stepState, se *agent.StepError, started, finished time.Time) error {
+	a := t.args()
+	attempt := t.attempt()
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
@@ -352,37 +454,30 @@ func (e *Engine) finalFailure(ctx context.Context, job *river.Job[StepArgs], st 
 		if exe.Final() {
 			return errExecutionEnded
 		}
-		s, err := tx.GetStep(a.ExecutionID, a.NodeID)
+		d := finished.Sub(started).Milliseconds()
+		s := &domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepFailed, Attempts: attempt, Error: se.Message,
+			ErrorKind: string(se.Kind), StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
+		chargePartial(exe, s, se)
+		won, err := tx.FinishStep(s)
 		if err != nil {
 			return err
 		}
-		if s.Status.Final() {
-			_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-			return err
-		}
-		d := finished.Sub(started).Milliseconds()
-		s.Status, s.Attempts, s.Error, s.ErrorKind, s.FinishedAt, s.DurationMS = domain.StepFailed, job.Attempt, se.Message, string(se.Kind), &finished, &d
-		if s.StartedAt == nil {
-			s.StartedAt = &started
-		}
-		chargePartial(exe, s, se)
-		if err := tx.UpdateStep(s); err != nil {
-			return err
+		if !won {
+			return t.finish(ctx, tx)
 		}
 		exe.NodesDone++
 		events := []domain.ExecutionEvent{
 			{ExecutionID: exe.ID, Type: domain.EventStepFailed, NodeID: a.NodeID, CreatedAt: finished,
-				Data: mustJSON(map[string]any{"attempt": job.Attempt, "error": se.Message, "error_kind": se.Kind})},
+				Data: mustJSON(map[string]any{"attempt": attempt, "error": se.Message, "error_kind": se.Kind})},
 		}
 		msg := fmt.Sprintf("agent %q failed: %s", a.NodeID, se.Message)
 		if err := e.endExecution(ctx, tx, exe, domain.ExecutionFailed, msg, string(se.Kind), events); err != nil {
 			return err
 		}
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), job)
-		return err
+		return t.finish(ctx, tx)
 	})
 	if errors.Is(err, errExecutionEnded) {
-		return e.closeAfterEnd(ctx, job)
+		return e.closeAfterEnd(ctx, t)
 	}
 	if err != nil {
 		return err

@@ -349,7 +349,8 @@ func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool) (int
 		h = 1
 	}
 	var pending, holding int
-	err = q.queryRow(`UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + $4
+	err = q.queryRow(`UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + $4,
+		status = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN 'queued' ELSE status END
 		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND pending_parents > 0
 		RETURNING pending_parents, holding_parents`, org, executionID, nodeID, h).Scan(&pending, &holding)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -385,6 +386,43 @@ func (q *queries) MarkStepsQueued(executionID string, nodeIDs []string) error {
 	_, err = q.exec(`UPDATE execution_steps SET status = 'queued' WHERE org_id = `+a.add(org)+` AND execution_id = `+
 		a.add(executionID)+` AND node_id IN (`+strings.Join(in, ", ")+`)`, a.args...)
 	return err
+}
+
+func (q *queries) FinishStep(s *domain.Step) (bool, error) {
+	org, err := q.org()
+	if err != nil {
+		return false, err
+	}
+	return q.claimOnce(`UPDATE execution_steps SET status = $4, attempts = $5, output = $6, error = $7, error_kind = $8,
+		model = $9, tokens_in = tokens_in + $10, tokens_out = tokens_out + $11, tokens_cached = tokens_cached + $12,
+		cost_usd = cost_usd + $13, tool_calls = $14, started_at = COALESCE(started_at, $15), finished_at = $16,
+		duration_ms = $17
+		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`,
+		org, s.ExecutionID, s.NodeID, string(s.Status), s.Attempts, rawOrNull(s.Output), s.Error, s.ErrorKind, s.Model,
+		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD, rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt),
+		durationArg(s.DurationMS))
+}
+
+func (q *queries) ExecutionCounts(hourStart, monthStart time.Time) (int, int, int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var hour, month, running int
+	err = q.queryRow(`SELECT
+		COALESCE(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN created_at >= $3 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0)
+		FROM executions WHERE org_id = $1 AND (created_at >= $4 OR status = 'running')`,
+		org, hourStart.UTC(), monthStart.UTC(), earliest(hourStart, monthStart).UTC()).Scan(&hour, &month, &running)
+	return hour, month, running, q.s.translate(err)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (q *queries) SetStepStatuses(executionID string, from []domain.StepStatus, to domain.StepStatus) (int, error) {
