@@ -61,6 +61,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer, environ []string)
 		userCommand(load, stdin, stdout),
 		orgCommand(load, stdout),
 		auditCommand(load, stdout),
+		seedCommand(load, stdout, stderr),
 		benchCommand(load, environ, stdout, stderr),
 		versionCommand(stdout),
 	)
