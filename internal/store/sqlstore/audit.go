@@ -34,16 +34,17 @@ func (t *tx) appendAudit() error {
 	}
 	sort.Strings(orgs) // one lock order for every writer: no deadlocks between chains
 	for _, org := range orgs {
-		if _, err := t.exec(`INSERT INTO audit_chain_heads (org_id, seq, hash) VALUES ($1, 0, $2)
-			ON CONFLICT (org_id) DO NOTHING`, org, audit.GenesisHash); err != nil {
-			return err
-		}
+		// One statement creates the head when missing and locks it (the
+		// no-op DO UPDATE takes the row lock), returning where the chain ends.
 		var seq int64
 		var hash string
-		if err := t.queryRow(`SELECT seq, hash FROM audit_chain_heads WHERE org_id = $1`+t.d.forUpdate, org).
+		if err := t.queryRow(`INSERT INTO audit_chain_heads (org_id, seq, hash) VALUES ($1, 0, $2)
+			ON CONFLICT (org_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash`, org, audit.GenesisHash).
 			Scan(&seq, &hash); err != nil {
 			return t.s.translate(err)
 		}
+		var a argList
+		var values []string
 		for _, ev := range byOrg[org] {
 			if ev.ID == "" {
 				ev.ID = domain.NewID(domain.PrefixAudit)
@@ -52,14 +53,24 @@ func (t *tx) appendAudit() error {
 			audit.Normalize(ev)
 			details := audit.CanonicalDetails(ev.Details)
 			audit.Link(ev, details, seq, hash)
-			if _, err := t.exec(`INSERT INTO audit_logs (id, org_id, seq, user_id, api_key_id, action, resource_type,
-				resource_id, details, ip_address, user_agent, request_id, success, error_message, created_at, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-				ev.ID, ev.OrgID, ev.Seq, ev.UserID, ev.APIKeyID, ev.Action, ev.ResourceType, ev.ResourceID, details,
-				ev.IPAddress, ev.UserAgent, ev.RequestID, ev.Success, ev.ErrorMessage, ev.CreatedAt, ev.PrevHash, ev.Hash); err != nil {
+			values = append(values, "("+strings.Join([]string{a.add(ev.ID), a.add(ev.OrgID), a.add(ev.Seq), a.add(ev.UserID),
+				a.add(ev.APIKeyID), a.add(ev.Action), a.add(ev.ResourceType), a.add(ev.ResourceID), a.add(details),
+				a.add(ev.IPAddress), a.add(ev.UserAgent), a.add(ev.RequestID), a.add(ev.Success), a.add(ev.ErrorMessage),
+				a.add(ev.CreatedAt), a.add(ev.PrevHash), a.add(ev.Hash)}, ", ")+")")
+			seq, hash = ev.Seq, ev.Hash
+		}
+		insert := `INSERT INTO audit_logs (id, org_id, seq, user_id, api_key_id, action, resource_type, resource_id, details,
+			ip_address, user_agent, request_id, success, error_message, created_at, prev_hash, hash) VALUES ` + strings.Join(values, ", ")
+		if t.d.name == KindPostgres {
+			// Rows and the head's move in one round trip, while the lock is held.
+			if _, err := t.exec(`WITH rows AS (`+insert+`) UPDATE audit_chain_heads SET seq = `+a.add(seq)+`, hash = `+
+				a.add(hash)+` WHERE org_id = `+a.add(org), a.args...); err != nil {
 				return err
 			}
-			seq, hash = ev.Seq, ev.Hash
+			continue
+		}
+		if _, err := t.exec(insert, a.args...); err != nil {
+			return err
 		}
 		if _, err := t.exec(`UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE org_id = $1`, org, seq, hash); err != nil {
 			return err
