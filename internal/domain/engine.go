@@ -35,7 +35,10 @@ type Step struct {
 	Status         StepStatus
 	PendingParents int // incoming edges not yet resolved
 	HoldingParents int // resolved incoming edges that hold
-	Attempts       int
+	// OwnerJob is the queue job that runs this step inline, right after its
+	// parent, in the same worker (0: the step has or gets a job of its own).
+	OwnerJob int64
+	Attempts int
 	Input          json.RawMessage
 	Output         json.RawMessage
 	Error          string
@@ -126,7 +129,12 @@ type EngineQueries interface {
 	// resolved (holding or not) and returns the counts after the change;
 	// a step whose last edge resolves with one holding becomes queued in
 	// the same statement.
-	ResolveParentEdge(executionID, nodeID string, holds bool) (pending, holding int, err error)
+	// ownerJob, when not 0, is recorded as the step's OwnerJob if it becomes queued.
+	ResolveParentEdge(executionID, nodeID string, holds bool, ownerJob int64) (pending, holding int, err error)
+	// OwnedSteps lists the unfinished steps of an execution owned by a job.
+	OwnedSteps(executionID string, ownerJob int64) ([]string, error)
+	// ReleaseStep clears a step's owner (its own job takes over).
+	ReleaseStep(executionID, nodeID string) error
 	// FinishStep writes a step's result (status, output, error, usage,
 	// timings) unless the step already ended; false means it had (a
 	// duplicate delivery) and nothing changed. A recorded start is kept.

@@ -30,10 +30,10 @@ const maxEventOutputBytes = 16 << 10
 // edges all failed), and, when it was the last step, the execution's
 // output. All of it, and the job's completion, in one transaction under
 // the execution's row lock.
-func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *agent.StepResult,
+func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *agent.StepResult,
 	started, finished time.Time, recordedStart bool) (*continuation, error) {
-	a := t.args()
-	attempt := t.attempt()
+	a := t.a
+	attempt := t.attempt
 	nodes := make(map[string]any, len(st.nodes)+1)
 	for k, v := range st.nodes {
 		nodes[k] = v
@@ -55,6 +55,15 @@ func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *age
 			holds = ok
 		}
 		outcomes = append(outcomes, edgeOutcome{from: a.NodeID, to: ed.To, holds: holds})
+	}
+	// The first holding edge to a fast successor with no other parent is
+	// certain to make it ready: this job will own it and run it next.
+	inline := ""
+	for _, o := range outcomes {
+		if o.holds && len(st.c.graph.Incoming(o.to)) == 1 && fastKind(st.c.nodes[o.to]) {
+			inline = o.to
+			break
+		}
 	}
 	output, _ := json.Marshal(res.Output)
 	var toolCalls json.RawMessage
@@ -106,49 +115,27 @@ func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *age
 		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
 			CreatedAt: finished, Data: mustJSON(done)})
 
-		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes)
+		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes, inline, t.job.ID)
 		if err != nil {
 			return err
 		}
 		for _, id := range skipped {
 			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepSkipped, NodeID: id, CreatedAt: tx.Now()})
 		}
-		// One ready successor of a fast kind runs inline in this worker; its
-		// job is the durable backstop, scheduled past the inline lease.
-		inlineAt := -1
-		for i, id := range ready {
-			if fastKind(st.c.nodes[id]) {
-				inlineAt = i
-				break
-			}
-		}
 		jobs := make([]river.InsertManyParams, 0, len(ready))
-		for i, id := range ready {
-			j := stepJob(exe, st.c.nodes[id], a.Priority)
-			if i == inlineAt {
-				j.InsertOpts.ScheduledAt = tx.Now().Add(inlineLease)
-			}
-			jobs = append(jobs, j)
-		}
-		inserted, err := e.insertJobsResults(ctx, tx, jobs)
-		if err != nil {
-			return err
-		}
-		if inlineAt >= 0 {
-			id := ready[inlineAt]
-			nodes[a.NodeID] = res.Output
-			if len(st.c.graph.Incoming(id)) > 1 {
-				// A join: its other parents finished in other workers after
-				// this one loaded its inputs; read them under the lock.
-				if nodes, err = completedOutputs(tx, exe.ID); err != nil {
-					return err
+		for _, id := range ready {
+			if id == inline {
+				nodes[a.NodeID] = res.Output
+				next = &continuation{
+					t:  &ticket{job: t.job, a: StepArgs{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: id, Priority: a.Priority}, attempt: 1},
+					st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nodes},
 				}
+				continue
 			}
-			next = &continuation{
-				t: inlineTicket{e: e, a: StepArgs{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: id, Priority: a.Priority},
-					jobID: inserted[inlineAt]},
-				st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nodes},
-			}
+			jobs = append(jobs, stepJob(exe, st.c.nodes[id], a.Priority))
+		}
+		if err := e.insertJobs(ctx, tx, jobs); err != nil {
+			return err
 		}
 		if exe.NodesDone >= exe.NodesTotal {
 			ended = true
@@ -175,6 +162,9 @@ func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *age
 				return err
 			}
 		}
+		if next != nil {
+			return nil // the job carries on with the step it owns now
+		}
 		return t.finish(ctx, tx)
 	})
 	if err != nil {
@@ -193,11 +183,15 @@ func (e *Engine) complete(ctx context.Context, t ticket, st *stepState, res *age
 // incoming edges are all resolved is ready when one holds, and is skipped
 // otherwise — and a skipped node resolves its own outgoing edges as not
 // holding, so skip propagates. It returns ready and skipped node ids.
-func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome) (ready, skipped []string, err error) {
+func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, inline string, jobID int64) (ready, skipped []string, err error) {
 	for len(outcomes) > 0 {
 		o := outcomes[0]
 		outcomes = outcomes[1:]
-		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds)
+		var owner int64
+		if o.to == inline {
+			owner = jobID
+		}
+		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds, owner)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -274,8 +268,8 @@ func (e *Engine) executionOutput(tx domain.Tx, exe *domain.Execution, st *stepSt
 
 // failExecution fails the execution of a step that could not run (the
 // execution's deadline passed, or an edge condition failed).
-func (e *Engine) failExecution(ctx context.Context, t ticket, kind, msg string) error {
-	a := t.args()
+func (e *Engine) failExecution(ctx context.Context, t *ticket, kind, msg string) error {
+	a := t.a
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {

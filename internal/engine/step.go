@@ -76,54 +76,48 @@ func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	return w.e.runStep(ctx, job)
 }
 
-// ticket is the job a step attempt runs under, and how its completion
-// commits: a River-delivered job is completed (JobCompleteTx); an inline
-// continuation's job — inserted scheduled in the future as its durable
-// backstop — is deleted. Either way in the step's own transaction.
-type ticket interface {
-	finish(ctx context.Context, tx domain.Tx) error
-	// retry hands the step back for another attempt (nil: the caller
-	// returns an error to River instead).
-	retry(ctx context.Context, tx domain.Tx) error
-	args() StepArgs
-	attempt() int
-	id() int64
-	inline() bool
+// ticket is the step a worker is running and the queue job it holds. The
+// step is the job's own, or a successor the job owns (owner_job): a step
+// that became ready when its parent committed, run at once in the same
+// worker instead of waiting for the queue. The job stays running until the
+// chain it carries ends, and is completed in the transaction of the chain's
+// last step; if the worker dies, the queue rescues the job and it resumes
+// the steps it owns. So nothing runs without a committed job, and a step's
+// result and the ownership of the step it unblocks commit together.
+type ticket struct {
+	job     *river.Job[StepArgs]
+	a       StepArgs
+	attempt int
 }
 
-type riverTicket struct{ job *river.Job[StepArgs] }
+func jobTicket(job *river.Job[StepArgs]) *ticket {
+	return &ticket{job: job, a: job.Args, attempt: job.Attempt}
+}
 
-func (t riverTicket) finish(ctx context.Context, tx domain.Tx) error {
+// owned reports whether the step is a continuation rather than the job's own.
+func (t *ticket) owned() bool { return t.a.NodeID != t.job.Args.NodeID }
+
+// finish completes the job in tx: the chain it carried ends here.
+func (t *ticket) finish(ctx context.Context, tx domain.Tx) error {
 	_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL(), t.job)
 	return err
 }
-func (t riverTicket) retry(context.Context, domain.Tx) error { return nil }
-func (t riverTicket) args() StepArgs                         { return t.job.Args }
-func (t riverTicket) attempt() int                           { return t.job.Attempt }
-func (t riverTicket) id() int64                              { return t.job.ID }
-func (t riverTicket) inline() bool                           { return false }
 
-// inlineTicket is a successor run at once by the worker that unblocked it.
-type inlineTicket struct {
-	e     *Engine
-	a     StepArgs
-	jobID int64
+// handOff gives an owned step a job of its own (runnable at the given
+// time) and ends the chain, in tx.
+func (e *Engine) handOff(ctx context.Context, tx domain.Tx, t *ticket, exe *domain.Execution, n *domain.Node, at time.Time) error {
+	if err := tx.ReleaseStep(t.a.ExecutionID, t.a.NodeID); err != nil {
+		return err
+	}
+	j := stepJob(exe, n, t.a.Priority)
+	if at.After(time.Now()) {
+		j.InsertOpts.ScheduledAt = at
+	}
+	if err := e.insertJobs(ctx, tx, []river.InsertManyParams{j}); err != nil {
+		return err
+	}
+	return t.finish(ctx, tx)
 }
-
-func (t inlineTicket) finish(ctx context.Context, tx domain.Tx) error {
-	_, err := t.e.client.JobDeleteTx(ctx, tx.SQL(), t.jobID)
-	return err
-}
-
-// retry makes the backstop job available now, for a regular attempt.
-func (t inlineTicket) retry(ctx context.Context, tx domain.Tx) error {
-	_, err := t.e.client.JobRetryTx(ctx, tx.SQL(), t.jobID)
-	return err
-}
-func (t inlineTicket) args() StepArgs { return t.a }
-func (t inlineTicket) attempt() int   { return 1 }
-func (t inlineTicket) id() int64      { return t.jobID }
-func (t inlineTicket) inline() bool   { return true }
 
 // stepState is what a step needs to run, read before it runs.
 type stepState struct {
@@ -177,16 +171,9 @@ func (e *Engine) load(ctx context.Context, a StepArgs) (*stepState, error) {
 // their latency); in-process kinds record start and finish together.
 func slowKind(t domain.NodeType) bool { return t == domain.NodeLLM || t == domain.NodeHTTP }
 
-// Inline continuation: after a step commits, the worker runs one ready
-// successor of a fast kind at once instead of waiting for the queue to
-// deliver it, for up to inlineBudget per job. The successor's job is
-// committed with the predecessor (scheduled inlineLease ahead, so nothing
-// runs without a committed job): if this worker dies, the queue runs it
-// when the lease ends.
-const (
-	inlineBudget = time.Second
-	inlineLease  = 30 * time.Second
-)
+// inlineBudget bounds how long one job runs a chain of owned steps before
+// handing the next to the queue, so a long chain does not hold a worker.
+const inlineBudget = time.Second
 
 // fastKind reports whether a node runs in-process in microseconds:
 // transforms, routers and the mock provider without latency, failures or tools.
@@ -210,35 +197,61 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 	if err != nil {
 		return err
 	}
+	t := jobTicket(job)
 	if st.step.Status.Final() {
-		return nil // already done: a duplicate delivery never runs a step twice
+		// A duplicate delivery never runs a step twice; a rescued job
+		// resumes the steps it owned when its worker died.
+		next, err := e.resume(ctx, t)
+		if err != nil || next == nil {
+			return err
+		}
+		t, st = next.t, next.st
 	}
 	began := time.Now()
-	var t ticket = riverTicket{job}
 	for {
 		next, err := e.attempt(ctx, t, st)
 		if err != nil || next == nil {
 			return err
 		}
 		if ctx.Err() != nil || time.Since(began) > inlineBudget {
-			// Leave the rest to the queue: make the backstop available now.
-			return e.store.Write(ctx, domain.OrgScope(next.t.args().OrgID), func(tx domain.Tx) error {
-				return next.t.retry(ctx, tx)
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return e.store.Write(hctx, domain.OrgScope(next.t.a.OrgID), func(tx domain.Tx) error {
+				return e.handOff(hctx, tx, next.t, next.st.exe, next.st.node, time.Time{})
 			})
 		}
 		t, st = next.t, next.st
 	}
 }
 
-// continuation is a successor to run inline.
+// resume continues the first unfinished step a rescued job owned.
+func (e *Engine) resume(ctx context.Context, t *ticket) (*continuation, error) {
+	var owned []string
+	if err := e.store.Read(ctx, domain.OrgScope(t.a.OrgID), func(q domain.Queries) error {
+		var err error
+		owned, err = q.OwnedSteps(t.a.ExecutionID, t.job.ID)
+		return err
+	}); err != nil || len(owned) == 0 {
+		return nil, err
+	}
+	a := t.a
+	a.NodeID = owned[0]
+	st, err := e.load(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &continuation{t: &ticket{job: t.job, a: a, attempt: st.step.Attempts + 1}, st: st}, nil
+}
+
+// continuation is an owned successor to run next.
 type continuation struct {
-	t  ticket
+	t  *ticket
 	st *stepState
 }
 
 // attempt runs one attempt of the step in st under ticket t.
-func (e *Engine) attempt(ctx context.Context, t ticket, st *stepState) (*continuation, error) {
-	a := t.args()
+func (e *Engine) attempt(ctx context.Context, t *ticket, st *stepState) (*continuation, error) {
+	a := t.a
 	if st.exe.Final() {
 		return nil, e.closeAfterEnd(ctx, t)
 	}
@@ -249,7 +262,7 @@ func (e *Engine) attempt(ctx context.Context, t ticket, st *stepState) (*continu
 	started := now
 	recordedStart := false
 	if slowKind(st.node.Type) && !fastKind(st.node) {
-		if err := e.markStarted(ctx, a, t.attempt(), started); err != nil {
+		if err := e.markStarted(ctx, a, t.attempt, started); err != nil {
 			if errors.Is(err, errExecutionEnded) {
 				return nil, e.closeAfterEnd(ctx, t)
 			}
@@ -266,7 +279,7 @@ func (e *Engine) attempt(ctx context.Context, t ticket, st *stepState) (*continu
 	var cancelled atomic.Bool
 	unregister := e.bus.registerCancel(a.ExecutionID, func() { cancelled.Store(true); cancel() })
 	res, runErr := e.runner.Run(runCtx, agent.StepInput{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: a.NodeID,
-		Attempt: t.attempt(), Node: *st.node, Data: workflow.Data{Input: st.input, Nodes: st.nodes},
+		Attempt: t.attempt, Node: *st.node, Data: workflow.Data{Input: st.input, Nodes: st.nodes},
 		OnDelta: func(text string) { e.bus.StepDelta(a.ExecutionID, a.NodeID, text) }})
 	unregister()
 	cancel()
@@ -276,10 +289,8 @@ func (e *Engine) attempt(ctx context.Context, t ticket, st *stepState) (*continu
 		return nil, e.closeAfterEnd(ctx, t)
 	}
 	if ctx.Err() != nil {
-		// The process is stopping: hand the step back to be retried.
-		if t.inline() {
-			return nil, nil // its backstop job runs when the lease ends
-		}
+		// The process is stopping: hand the job back to be retried; it
+		// resumes the steps it owns.
 		return nil, ctx.Err()
 	}
 	if runErr == nil {
@@ -333,8 +344,8 @@ func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at ti
 // closeAfterEnd finishes the job of a step whose execution already ended
 // (cancelled, failed or timed out): the step is marked cancelled unless it
 // ended, and nothing runs after it.
-func (e *Engine) closeAfterEnd(ctx context.Context, t ticket) error {
-	a := t.args()
+func (e *Engine) closeAfterEnd(ctx context.Context, t *ticket) error {
+	a := t.a
 	return e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		if _, err := tx.LockExecution(a.ExecutionID); err != nil {
 			return err
@@ -348,9 +359,9 @@ func (e *Engine) closeAfterEnd(ctx context.Context, t ticket) error {
 
 // stepFailed retries a retryable failure while attempts remain, and
 // otherwise fails the step and with it the execution.
-func (e *Engine) stepFailed(ctx context.Context, t ticket, st *stepState, runErr error, started, finished time.Time) error {
-	a := t.args()
-	attempt := t.attempt()
+func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runErr error, started, finished time.Time) error {
+	a := t.a
+	attempt := t.attempt
 	se := asStepError(runErr)
 	policy := workflow.EffectiveRetry(st.node.Retry)
 	if se.Retryable && attempt < policy.MaxAttempts {
@@ -390,7 +401,11 @@ func (e *Engine) stepFailed(ctx context.Context, t ticket, st *stepState, runErr
 			if err := tx.UpdateExecution(exe); err != nil {
 				return err
 			}
-			return t.retry(ctx, tx)
+			if t.owned() {
+				// An owned step retries under a job of its own.
+				return e.handOff(ctx, tx, t, exe, st.node, time.Now().Add(next))
+			}
+			return nil
 		})
 		if errors.Is(err, errExecutionEnded) {
 			return e.closeAfterEnd(ctx, t)
@@ -399,10 +414,10 @@ func (e *Engine) stepFailed(ctx context.Context, t ticket, st *stepState, runErr
 			return err
 		}
 		e.bus.EventsStored(a.ExecutionID)
-		if t.inline() {
+		if t.owned() {
 			return nil
 		}
-		e.retryAt.Store(t.id(), time.Now().Add(next))
+		e.retryAt.Store(t.job.ID, time.Now().Add(next))
 		return fmt.Errorf("attempt %d of %d: %w", attempt, policy.MaxAttempts, runErr)
 	}
 	return e.finalFailure(ctx, t, st, se, started, finished)
@@ -443,9 +458,9 @@ func asStepError(err error) *agent.StepError {
 
 // finalFailure fails the step and its execution in one transaction: every
 // other unfinished step is cancelled and running ones are told to stop.
-func (e *Engine) finalFailure(ctx context.Context, t ticket, st *stepState, se *agent.StepError, started, finished time.Time) error {
-	a := t.args()
-	attempt := t.attempt()
+func (e *Engine) finalFailure(ctx context.Context, t *ticket, st *stepState, se *agent.StepError, started, finished time.Time) error {
+	a := t.a
+	attempt := t.attempt
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {

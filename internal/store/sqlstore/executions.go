@@ -242,7 +242,7 @@ func (q *queries) OrgsWithPendingExecutions(limit int) ([]string, error) {
 	return out, q.s.translate(rows.Err())
 }
 
-const stepColumns = `id, org_id, execution_id, node_id, node_type, status, pending_parents, holding_parents, attempts,
+const stepColumns = `id, org_id, execution_id, node_id, node_type, status, pending_parents, holding_parents, owner_job, attempts,
 	input, output, error, error_kind, model, tokens_in, tokens_out, tokens_cached, cost_usd, tool_calls, started_at,
 	finished_at, duration_ms`
 
@@ -251,7 +251,7 @@ func scanStep(row interface{ Scan(...any) error }) (*domain.Step, error) {
 	var typ, status string
 	var duration sql.NullInt64
 	err := row.Scan(&s.ID, &s.OrgID, &s.ExecutionID, &s.NodeID, &typ, &status, &s.PendingParents, &s.HoldingParents,
-		&s.Attempts, rawJSON{&s.Input}, rawJSON{&s.Output}, &s.Error, &s.ErrorKind, &s.Model, &s.TokensIn, &s.TokensOut,
+		&s.OwnerJob, &s.Attempts, rawJSON{&s.Input}, rawJSON{&s.Output}, &s.Error, &s.ErrorKind, &s.Model, &s.TokensIn, &s.TokensOut,
 		&s.TokensCached, &s.CostUSD, rawJSON{&s.ToolCalls}, nullTime{&s.StartedAt}, nullTime{&s.FinishedAt}, &duration)
 	if err != nil {
 		return nil, err
@@ -339,7 +339,7 @@ func (q *queries) UpdateStep(s *domain.Step) error {
 		rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt), durationArg(s.DurationMS))
 }
 
-func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool) (int, int, error) {
+func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool, ownerJob int64) (int, int, error) {
 	org, err := q.org()
 	if err != nil {
 		return 0, 0, err
@@ -350,9 +350,10 @@ func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool) (int
 	}
 	var pending, holding int
 	err = q.queryRow(`UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + $4,
-		status = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN 'queued' ELSE status END
+		status = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN 'queued' ELSE status END,
+		owner_job = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN $5 ELSE owner_job END
 		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND pending_parents > 0
-		RETURNING pending_parents, holding_parents`, org, executionID, nodeID, h).Scan(&pending, &holding)
+		RETURNING pending_parents, holding_parents`, org, executionID, nodeID, h, ownerJob).Scan(&pending, &holding)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, domain.Errorf(domain.ECodeConflict, "step %s of %s has no unresolved parent edge", nodeID, executionID)
 	}
@@ -385,6 +386,38 @@ func (q *queries) MarkStepsQueued(executionID string, nodeIDs []string) error {
 	}
 	_, err = q.exec(`UPDATE execution_steps SET status = 'queued' WHERE org_id = `+a.add(org)+` AND execution_id = `+
 		a.add(executionID)+` AND node_id IN (`+strings.Join(in, ", ")+`)`, a.args...)
+	return err
+}
+
+func (q *queries) OwnedSteps(executionID string, ownerJob int64) ([]string, error) {
+	org, err := q.org()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.query(`SELECT node_id FROM execution_steps WHERE org_id = $1 AND execution_id = $2 AND owner_job = $3
+		AND status IN ('queued', 'running') ORDER BY node_id`, org, executionID, ownerJob)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, id)
+	}
+	return out, q.s.translate(rows.Err())
+}
+
+func (q *queries) ReleaseStep(executionID, nodeID string) error {
+	org, err := q.org()
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(`UPDATE execution_steps SET owner_job = 0 WHERE org_id = $1 AND execution_id = $2 AND node_id = $3`,
+		org, executionID, nodeID)
 	return err
 }
 

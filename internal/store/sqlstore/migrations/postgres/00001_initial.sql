@@ -238,6 +238,7 @@ CREATE TABLE execution_steps (
     status          text NOT NULL,
     pending_parents integer NOT NULL DEFAULT 0,
     holding_parents integer NOT NULL DEFAULT 0,
+    owner_job       bigint NOT NULL DEFAULT 0,
     attempts        integer NOT NULL DEFAULT 0,
     input           jsonb,
     output          jsonb,

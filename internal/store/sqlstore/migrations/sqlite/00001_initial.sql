@@ -238,6 +238,7 @@ CREATE TABLE execution_steps (
     status          TEXT NOT NULL,
     pending_parents INTEGER NOT NULL DEFAULT 0,
     holding_parents INTEGER NOT NULL DEFAULT 0,
+    owner_job       INTEGER NOT NULL DEFAULT 0,
     attempts        INTEGER NOT NULL DEFAULT 0,
     input           TEXT,
     output          TEXT,
