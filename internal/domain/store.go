@@ -19,11 +19,24 @@ type Store interface {
 	// back together. fn must not do slow work (hashing, network, waiting):
 	// on SQLite the writer is a single connection.
 	Write(ctx context.Context, scope Scope, fn func(tx Tx) error) error
+	// WriteBatch runs several writes in one transaction, each in its own
+	// savepoint and scope: a write that fails is rolled back alone and its
+	// error set in its item; the rest commit together (one commit for many
+	// step completions). Items run in the order given.
+	WriteBatch(ctx context.Context, items []BatchItem) error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Kind is "sqlite" or "postgres".
 	Kind() string
 	Close() error
+}
+
+// BatchItem is one write of a WriteBatch.
+type BatchItem struct {
+	Scope Scope
+	Fn    func(tx Tx) error
+	// Err is the item's outcome, set by WriteBatch.
+	Err error
 }
 
 // Tx is a read-write transaction.

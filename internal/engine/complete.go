@@ -72,7 +72,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	}
 	ended := false
 	var next *continuation
-	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
 			return err

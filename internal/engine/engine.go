@@ -66,6 +66,7 @@ type Engine struct {
 
 	defs    *defCache
 	retryAt sync.Map // River job id → time of its next attempt
+	commits *committer
 }
 
 // New builds an engine. Call SetQueue before running workers or executing.
@@ -90,7 +91,7 @@ func New(o Options) *Engine {
 	}
 	return &Engine{store: o.Store, runner: o.Runner, bus: o.Bus, log: o.Log, timeout: o.ExecutionTimeout,
 		horizon: o.RescueAfter, perHour: o.MaxExecutionsPerHour, missedRuns: o.MissedRuns, now: o.Now,
-		defs: newDefCache(512)}
+		defs: newDefCache(512), commits: newCommitter(o.Store)}
 }
 
 // SetQueue gives the engine the River client it inserts jobs with. (The

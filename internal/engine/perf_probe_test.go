@@ -17,7 +17,7 @@ func TestPerfProbe(t *testing.T) {
 	if os.Getenv("PERF_PROBE") == "" {
 		t.Skip("set PERF_PROBE=1")
 	}
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range probeKinds() {
 		h := newHarness(t, kind, harnessOpts{workers: probeWorkers()}).withOrg("perf")
 		setLimits(t, h, 100000)
 		var nodes []domain.Node
@@ -71,4 +71,11 @@ func probeWorkers() int {
 		n = 100
 	}
 	return n
+}
+
+func probeKinds() []string {
+	if k := os.Getenv("PERF_KIND"); k != "" {
+		return []string{k}
+	}
+	return []string{"sqlite", "postgres"}
 }

@@ -218,6 +218,67 @@ func (s *Store) Write(ctx context.Context, scope domain.Scope, fn func(domain.Tx
 	return nil
 }
 
+// WriteBatch implements domain.Store.
+func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err error) {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.translate(fmt.Errorf("begin batch: %w", err))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	now := s.clock()
+	txs := make([]*tx, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.Err = checkScope(it.Scope); it.Err != nil {
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+			return s.translate(fmt.Errorf("batch savepoint: %w", err))
+		}
+		t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s}, sqlTx: sqlTx}
+		it.Err = s.applyScope(ctx, sqlTx, it.Scope)
+		if it.Err == nil {
+			it.Err = it.Fn(t)
+		}
+		if it.Err == nil {
+			it.Err = t.appendAudit()
+		}
+		if it.Err != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+				return s.translate(fmt.Errorf("batch rollback to savepoint: %w", err))
+			}
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
+			return s.translate(fmt.Errorf("batch release savepoint: %w", err))
+		}
+		txs[i] = t
+	}
+	if err := sqlTx.Commit(); err != nil {
+		err = s.translate(fmt.Errorf("commit batch: %w", err))
+		for i := range items {
+			if items[i].Err == nil {
+				items[i].Err = err
+			}
+		}
+		return err
+	}
+	committed = true
+	for _, t := range txs {
+		if t != nil {
+			for _, f := range t.afterCommit {
+				f()
+			}
+		}
+	}
+	return nil
+}
+
 // applyScope sets the row-level-security keys for this transaction on
 // PostgreSQL. set_config(…, true) lasts until the transaction ends, so a
 // pooled connection never carries one request's organization into another.

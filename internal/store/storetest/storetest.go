@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditFilters", testAuditFilters},
 		{"AuditRetention", testAuditRetention},
 		{"SystemScopeRequired", testSystemScopeRequired},
+		{"WriteBatch", testWriteBatch},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"hash/fnv"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/superagent-hq/superagent/internal/domain"
+)
+
+// committer group-commits step completions across executions: writes that
+// arrive while a batch is committing wait and go into the next one, so
+// under load one transaction (one commit, one WAL flush) carries many
+// completions, each in its own savepoint; with no load a write commits at
+// once, alone. There is no goroutine: the first waiting writer runs the
+// batch (flat combining).
+type committer struct {
+	lanes []*lane
+}
+
+// lane is one stream of batches; executions map to lanes by id, so
+// batches commit in parallel on PostgreSQL (one connection each).
+type lane struct {
+	store   domain.Store
+	mu      sync.Mutex
+	pending []*commitReq
+	busy    bool
+}
+
+func newCommitter(store domain.Store) *committer {
+	n := 1 // SQLite has one writer: parallel batches would only queue
+	if store.Kind() == "postgres" {
+		n = 4
+	}
+	c := &committer{}
+	for range n {
+		c.lanes = append(c.lanes, &lane{store: store})
+	}
+	return c
+}
+
+type commitReq struct {
+	key  string // execution id: batches lock executions in one global order
+	item domain.BatchItem
+	done chan error
+	lead chan struct{}
+}
+
+// maxBatch bounds one transaction's writes.
+const maxBatch = 64
+
+// write runs fn in scope, batched with concurrent writes.
+func (c *committer) write(ctx context.Context, key string, scope domain.Scope, fn func(tx domain.Tx) error) error {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return c.lanes[int(h.Sum32())%len(c.lanes)].write(key, scope, fn)
+}
+
+func (c *lane) write(key string, scope domain.Scope, fn func(tx domain.Tx) error) error {
+	req := &commitReq{key: key, item: domain.BatchItem{Scope: scope, Fn: fn}, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	c.mu.Lock()
+	c.pending = append(c.pending, req)
+	if !c.busy {
+		c.busy = true
+		c.mu.Unlock()
+		c.runBatch()
+	} else {
+		c.mu.Unlock()
+	}
+	for {
+		select {
+		case err := <-req.done:
+			return err
+		case <-req.lead:
+			c.runBatch()
+		}
+	}
+}
+
+// runBatch commits the pending writes (up to maxBatch) and passes the lead
+// to a waiting writer when more are pending.
+func (c *lane) runBatch() {
+	c.mu.Lock()
+	n := min(len(c.pending), maxBatch)
+	batch := append([]*commitReq(nil), c.pending[:n]...)
+	c.pending = c.pending[n:]
+	c.mu.Unlock()
+
+	// One lock order for every batch of every process: no deadlocks.
+	sort.SliceStable(batch, func(i, j int) bool { return batch[i].key < batch[j].key })
+	items := make([]domain.BatchItem, len(batch))
+	for i, r := range batch {
+		items[i] = r.item
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := c.store.WriteBatch(ctx, items)
+	cancel()
+	for i, r := range batch {
+		e := items[i].Err
+		if e == nil && err != nil {
+			e = err
+		}
+		r.done <- e
+	}
+
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.pending[0].lead <- struct{}{}
+	} else {
+		c.busy = false
+	}
+	c.mu.Unlock()
+}
