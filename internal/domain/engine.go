@@ -37,21 +37,21 @@ type Step struct {
 	HoldingParents int // resolved incoming edges that hold
 	// OwnerJob is the queue job that runs this step inline, right after its
 	// parent, in the same worker (0: the step has or gets a job of its own).
-	OwnerJob int64
-	Attempts int
-	Input          json.RawMessage
-	Output         json.RawMessage
-	Error          string
-	ErrorKind      string
-	Model          string
-	TokensIn       int64
-	TokensOut      int64
-	TokensCached   int64
-	CostUSD        float64
-	ToolCalls      json.RawMessage
-	StartedAt      *time.Time
-	FinishedAt     *time.Time
-	DurationMS     *int64
+	OwnerJob     int64
+	Attempts     int
+	Input        json.RawMessage
+	Output       json.RawMessage
+	Error        string
+	ErrorKind    string
+	Model        string
+	TokensIn     int64
+	TokensOut    int64
+	TokensCached int64
+	CostUSD      float64
+	ToolCalls    json.RawMessage
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
+	DurationMS   *int64
 }
 
 // Execution event types, in the order they can occur.
