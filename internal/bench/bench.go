@@ -69,6 +69,7 @@ type Sizes struct {
 	ChainLength      int           `json:"chain_length"`      // 2: nodes of the chain (issue: 10)
 	FanoutWidth      int           `json:"fanout_width"`      // 2: parallel branches (issue: 10)
 	HandoffLength    int           `json:"handoff_length"`    // 3: nodes of the latency chain (issue: 40)
+	Orgs             int           `json:"orgs"`              // 2: organizations of the extra multi-organization chain workload (≤ 1: none)
 }
 
 // FullSizes are the sizes of a real measurement.
@@ -76,7 +77,7 @@ func FullSizes() Sizes {
 	return Sizes{BaselineJobs: 20000, ChainExecutions: 1000, FanoutExecutions: 500, Submitters: 8, HandoffChains: 5,
 		APIDuration: 10 * time.Second, APIConcurrency: 8, StormRate: 100, MemoryExecutions: 1000,
 		MemoryLatency: time.Second, IdleSettle: 3 * time.Second, StepTimeout: 10 * time.Minute, Warmup: 2 * time.Second,
-		ChainLength: 10, FanoutWidth: 10, HandoffLength: 40}
+		ChainLength: 10, FanoutWidth: 10, HandoffLength: 40, Orgs: 8}
 }
 
 // QuickSizes are a smoke run of every scenario: fewer executions and
@@ -86,7 +87,7 @@ func QuickSizes() Sizes {
 	return Sizes{BaselineJobs: 300, ChainExecutions: 20, FanoutExecutions: 10, Submitters: 4, HandoffChains: 1,
 		APIDuration: 500 * time.Millisecond, APIConcurrency: 4, StormRate: 50, StormLogins: 2, MemoryExecutions: 40,
 		MemoryLatency: 200 * time.Millisecond, IdleSettle: 200 * time.Millisecond, StepTimeout: 2 * time.Minute,
-		Warmup: 100 * time.Millisecond, ChainLength: 3, FanoutWidth: 3, HandoffLength: 5}
+		Warmup: 100 * time.Millisecond, ChainLength: 3, FanoutWidth: 3, HandoffLength: 5, Orgs: 2}
 }
 
 // Database is the dedicated database of one run.
@@ -208,6 +209,7 @@ type run struct {
 	riverHop     Summary // River alone, chain hand-off
 	riverCommits float64 // River alone, commits per job (PostgreSQL)
 	fx           *fixture
+	extra        []*fixture // further organizations for the multi-organization workload
 	info         *DatabaseInfo
 }
 
@@ -315,6 +317,13 @@ func (r *run) interactive(ctx context.Context) error {
 			return fmt.Errorf("fixtures: %w", err)
 		}
 	}
+	for r.o.wants(ScenarioThroughput) && len(r.extra) < r.o.Sizes.Orgs-1 {
+		fx, err := newFixture(ctx, p, r.o.Sizes, wfChain)
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		r.extra = append(r.extra, fx)
+	}
 	if r.o.wants(ScenarioHandoff) {
 		if err := r.handoff(ctx, p); err != nil {
 			return fmt.Errorf("hand-off: %w", err)
@@ -345,9 +354,11 @@ func (r *run) start(ctx context.Context) (*Process, error) {
 func (r *run) stop(p *Process) {
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	t := time.Now()
 	if err := p.Stop(sctx); err != nil {
 		r.logf("stopping the process: %v", err)
 	}
+	r.logf("process stopped in %s", time.Since(t).Round(time.Millisecond))
 }
 
 // WriteJSON writes the report as indented JSON.

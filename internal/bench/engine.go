@@ -10,62 +10,82 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/engine"
 )
 
-// stepKind is the River kind of engine steps.
-var stepKind = engine.StepArgs{}.Kind()
+// pollInterval is how often the bench looks whether a workload is done.
+const pollInterval = 25 * time.Millisecond
 
-// stepCounter counts completed step jobs from River's event stream, an
-// in-memory signal that adds no database work to what is measured.
-type stepCounter struct {
-	events <-chan *river.Event
-	cancel func()
-}
-
-func countSteps(p *Process, capacity int) *stepCounter {
-	ch, cancel := p.Queue.SubscribeConfig(&river.SubscribeConfig{ChanSize: capacity + 1000,
-		Kinds: []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled}})
-	return &stepCounter{events: ch, cancel: cancel}
-}
-
-// wait returns when n more steps completed, with the time of the last.
-func (c *stepCounter) wait(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
-	var last time.Time
-	deadline := time.After(timeout)
-	for done := 0; done < n; {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				return last, fmt.Errorf("event stream closed after %d of %d steps", done, n)
-			}
-			if ev.Job == nil || ev.Job.Kind != stepKind {
-				continue
-			}
-			if ev.Kind != river.EventKindJobCompleted {
-				msg := ""
-				if len(ev.Job.Errors) > 0 {
-					msg = ev.Job.Errors[len(ev.Job.Errors)-1].Error
+// waitDone waits until no execution of the given scopes is running or
+// waiting for admission, polling the store only after every execution was
+// started (nothing can be all done before), and returns when it saw that,
+// with the number of read transactions it used (on PostgreSQL they are
+// subtracted from the commit count). An execution that failed is an error.
+func waitDone(ctx context.Context, p *Process, scopes []domain.Scope, timeout time.Duration) (time.Time, int, error) {
+	deadline := time.Now().Add(timeout)
+	reads := 0
+	for {
+		busy := 0
+		for _, sc := range scopes {
+			reads++
+			err := p.Store.Read(ctx, sc, func(q domain.Queries) error {
+				n, err := q.CountRunningExecutions()
+				if err != nil {
+					return err
 				}
-				return last, fmt.Errorf("a step job ended %s: %s (args %s)", ev.Kind, msg, ev.Job.EncodedArgs)
+				pending, _, err := q.ListExecutions(domain.ExecutionFilter{Status: domain.ExecutionPending, Page: domain.Page{Limit: 1}})
+				busy += n + len(pending)
+				return err
+			})
+			if err != nil {
+				return time.Time{}, reads, err
 			}
-			done++
-			last = time.Now()
-		case <-deadline:
-			return last, fmt.Errorf("only %d of %d steps completed within %s", done, n, timeout)
+		}
+		if busy == 0 {
+			return time.Now(), reads, failures(ctx, p, scopes)
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, reads, fmt.Errorf("%d executions still running after %s", busy, timeout)
+		}
+		select {
 		case <-ctx.Done():
-			return last, ctx.Err()
+			return time.Time{}, reads, ctx.Err()
+		case <-time.After(pollInterval):
 		}
 	}
-	return last, nil
 }
 
-// submit starts n executions of workflow from several goroutines,
-// recording how long each Execute took in lat (when not nil).
-func submit(ctx context.Context, p *Process, pr *domain.Principal, workflow string, n, submitters int, lat *Latencies) error {
+// failures reports a failed or cancelled execution of the scopes, if any.
+func failures(ctx context.Context, p *Process, scopes []domain.Scope) error {
+	for _, sc := range scopes {
+		for _, st := range []domain.ExecutionStatus{domain.ExecutionFailed, domain.ExecutionCancelled} {
+			var bad []domain.Execution
+			err := p.Store.Read(ctx, sc, func(q domain.Queries) (err error) {
+				bad, _, err = q.ListExecutions(domain.ExecutionFilter{Status: st, Page: domain.Page{Limit: 1}})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("execution %s %s: %s (%s)", bad[0].ID, bad[0].Status, bad[0].Error, bad[0].ErrorKind)
+			}
+		}
+	}
+	return nil
+}
+
+// target is whom an execution runs as and what it runs.
+type target struct {
+	pr       *domain.Principal
+	workflow string
+}
+
+// submit starts n executions from several goroutines, execution i on
+// targets[i % len(targets)], recording how long each Execute took in lat
+// (when not nil).
+func submit(ctx context.Context, p *Process, targets []target, n, submitters int, lat *Latencies) error {
 	next := make(chan int)
 	errs := make(chan error, submitters)
 	var wg sync.WaitGroup
@@ -74,8 +94,9 @@ func submit(ctx context.Context, p *Process, pr *domain.Principal, workflow stri
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				tg := targets[i%len(targets)]
 				t := time.Now()
-				_, _, err := p.Engine.Execute(ctx, pr, engine.ExecuteRequest{WorkflowID: workflow,
+				_, _, err := p.Engine.Execute(ctx, tg.pr, engine.ExecuteRequest{WorkflowID: tg.workflow,
 					Input: json.RawMessage(`{"n": ` + strconv.Itoa(i) + `}`)})
 				if lat != nil {
 					lat.Add(time.Since(t))
@@ -116,16 +137,26 @@ type workload struct {
 	workflow   string
 	executions int
 	steps      int // per execution
+	orgs       int // organizations the executions are spread over (0, 1: one)
 }
 
 func (r *run) throughputAll(ctx context.Context) error {
 	sz := r.o.Sizes
-	for _, w := range []workload{
+	workloads := []workload{
 		{key: "chain", name: fmt.Sprintf("%d-node chain × %d", sz.ChainLength, sz.ChainExecutions), workflow: wfChain,
 			executions: sz.ChainExecutions, steps: sz.ChainLength},
 		{key: "fanout", name: fmt.Sprintf("%d-wide fan-out/fan-in × %d", sz.FanoutWidth, sz.FanoutExecutions), workflow: wfFanout,
 			executions: sz.FanoutExecutions, steps: sz.FanoutWidth + 2},
-	} {
+	}
+	if sz.Orgs > 1 && len(r.extra) >= sz.Orgs-1 {
+		// The same chains started by several organizations: what the step
+		// path does when starting executions is not serialised by one
+		// organization's admission (reported without a bar).
+		workloads = append(workloads, workload{key: "chain_orgs", workflow: wfChain, executions: sz.ChainExecutions,
+			name:  fmt.Sprintf("%d-node chain × %d over %d organizations", sz.ChainLength, sz.ChainExecutions, sz.Orgs),
+			steps: sz.ChainLength, orgs: sz.Orgs})
+	}
+	for _, w := range workloads {
 		if w.executions <= 0 {
 			continue
 		}
@@ -157,13 +188,19 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 			r.stop(p)
 		}
 	}()
-	pr, err := r.fx.principal(ctx, p)
-	if err != nil {
-		return err
+	var targets []target
+	for _, fx := range append([]*fixture{r.fx}, r.extra[:max(w.orgs-1, 0)]...) {
+		pr, err := fx.principal(ctx, p)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{pr: pr, workflow: fx.workflows[w.workflow]})
 	}
 	total := w.executions * w.steps
-	counter := countSteps(p, total)
-	defer counter.cancel()
+	var scopes []domain.Scope
+	for _, t := range targets {
+		scopes = append(scopes, t.pr.Scope())
+	}
 	if r.o.CPUProfile != "" {
 		path := fmt.Sprintf("%s-%s-%s.pprof", r.o.CPUProfile, r.kind, w.key)
 		f, err := os.Create(path)
@@ -187,22 +224,22 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 	var submitted time.Duration
 	var execLat Latencies
 	go func() {
-		err := submit(ctx, p, pr, r.fx.workflows[w.workflow], w.executions, r.o.Sizes.Submitters, &execLat)
+		err := submit(ctx, p, targets, w.executions, r.o.Sizes.Submitters, &execLat)
 		submitted = time.Since(start)
 		submitErr <- err
 	}()
-	last, err := counter.wait(ctx, total, r.o.Sizes.StepTimeout)
-	if err != nil {
+	if err := <-submitErr; err != nil {
 		return err
 	}
-	if err := <-submitErr; err != nil {
+	last, polls, err := waitDone(ctx, p, scopes, r.o.Sizes.StepTimeout)
+	if err != nil {
 		return err
 	}
 	elapsed := last.Sub(start)
 	pprof.StopCPUProfile()
 	detail := map[string]any{"steps": total, "executions": w.executions, "seconds": elapsed.Seconds(),
 		"submit_seconds": submitted.Seconds(), "submitters": r.o.Sizes.Submitters, "step_workers": p.StepWorkers,
-		"execute_latency": execLat.Summary()}
+		"execute_latency": execLat.Summary(), "organizations": len(targets)}
 	if waits != nil {
 		detail["postgres_sessions"] = waits.stop()
 	}
@@ -214,6 +251,9 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 		if r.kind == Postgres {
 			bar = atLeastRatio(0.15)
 		}
+		if w.orgs > 1 {
+			bar = nil
+		}
 		r.add(Result{Scenario: 2, Key: "engine_" + w.key + "_steps_per_sec", Name: "engine steps/s: " + w.name,
 			Value: rate, Unit: "steps/s", Baseline: &Baseline{Name: "River", Value: r.riverRate, Unit: "jobs/s"}, Bar: bar,
 			Detail: detail})
@@ -223,10 +263,11 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 		if err != nil {
 			return err
 		}
-		per := float64(after-before) / float64(total)
+		// The bench's own polling transactions are not the engine's.
+		per := float64(after-before-int64(polls)) / float64(total)
 		r.add(Result{Scenario: 4, Key: "commits_per_step_" + w.key, Name: "commits per completed step: " + w.name, Value: per,
 			Unit: "commits", Baseline: &Baseline{Name: "River per job", Value: r.riverCommits, Unit: "commits"}, Bar: atMost(2),
-			Detail: map[string]any{"commits": after - before, "steps": total,
+			Detail: map[string]any{"commits": after - before - int64(polls), "bench_polls_subtracted": polls, "steps": total,
 				"includes": "process start and stop, sign-in, execution starts, River fetches and maintenance, bus notifications"}})
 	}
 	return nil
@@ -242,8 +283,6 @@ func (r *run) handoff(ctx context.Context, p *Process) error {
 	if err != nil {
 		return err
 	}
-	counter := countSteps(p, sz.HandoffLength*sz.HandoffChains)
-	defer counter.cancel()
 	r.logf("3 engine: %d chains of %d steps, one at a time", sz.HandoffChains, sz.HandoffLength)
 	var gaps, perStep []time.Duration
 	for c := range sz.HandoffChains {
@@ -252,8 +291,15 @@ func (r *run) handoff(ctx context.Context, p *Process) error {
 		if err != nil {
 			return err
 		}
-		if _, err := counter.wait(ctx, sz.HandoffLength, sz.StepTimeout); err != nil {
+		// Wait as an API client waiting for the result does.
+		if exe, err = p.Engine.Wait(ctx, pr.Scope(), exe.ID, sz.StepTimeout); err != nil {
 			return err
+		}
+		if !exe.Final() {
+			return fmt.Errorf("execution %s still %s after %s", exe.ID, exe.Status, sz.StepTimeout)
+		}
+		if exe.Status != domain.ExecutionSucceeded {
+			return fmt.Errorf("execution %s %s: %s", exe.ID, exe.Status, exe.Error)
 		}
 		var steps []domain.Step
 		err = p.Store.Read(ctx, pr.Scope(), func(q domain.Queries) error {

@@ -268,8 +268,16 @@ func (r *run) storm(ctx context.Context, p *Process) error {
 		})
 	}()
 	time.Sleep(sz.Warmup)
+	var waits *waitSampler
+	if r.pg != nil {
+		waits = r.pg.sampleWaits(ctx, 100*time.Millisecond)
+	}
 	loud := openLoop(ctx, newClient(16), sz.StormRate, sz.APIDuration, get).finish()
 	storm := (<-stormDone).finish()
+	detail := map[string]any{"reads_alone": quiet, "reads_in_storm": loud, "logins": storm}
+	if waits != nil {
+		detail["postgres_sessions"] = waits.stop()
+	}
 	if quiet.OK == 0 || loud.OK == 0 {
 		return fmt.Errorf("no successful reads (alone: %s; in the storm: %s)", quiet.FirstError, loud.FirstError)
 	}
@@ -278,7 +286,7 @@ func (r *run) storm(ctx context.Context, p *Process) error {
 	}
 	r.add(Result{Scenario: 6, Key: "storm_p99_ms", Name: fmt.Sprintf("p99 of reads at %d/s during a login storm (%d loops)", sz.StormRate, logins),
 		Value: loud.Latency.P99, Unit: "ms", Baseline: &Baseline{Name: "no storm p99", Value: quiet.Latency.P99, Unit: "ms"},
-		Bar: atMostRatio(2), Detail: map[string]any{"reads_alone": quiet, "reads_in_storm": loud, "logins": storm}})
+		Bar: atMostRatio(2), Detail: detail})
 	r.add(Result{Scenario: 6, Key: "storm_logins_per_sec", Name: "logins/s during the storm", Value: storm.PerSecond, Unit: "logins/s"})
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/superagent-hq/superagent/internal/domain"
 )
 
 // residentMiB is the process's resident memory (VmRSS) in MiB.
@@ -59,8 +61,6 @@ func (r *run) memory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	counter := countSteps(p, sz.MemoryExecutions)
-	defer counter.cancel()
 
 	var mu sync.Mutex
 	peak := idle
@@ -84,10 +84,10 @@ func (r *run) memory(ctx context.Context) error {
 		}
 	}()
 	start := time.Now()
-	err = submit(ctx, p, pr, fx.workflows[wfMemory], sz.MemoryExecutions, sz.Submitters, nil)
+	err = submit(ctx, p, []target{{pr: pr, workflow: fx.workflows[wfMemory]}}, sz.MemoryExecutions, sz.Submitters, nil)
 	submitted := time.Since(start)
 	if err == nil {
-		_, err = counter.wait(ctx, sz.MemoryExecutions, sz.StepTimeout)
+		_, _, err = waitDone(ctx, p, []domain.Scope{pr.Scope()}, sz.StepTimeout)
 	}
 	close(stop)
 	<-sampled

@@ -31,7 +31,7 @@ func (rep *Report) Settings() map[string]any {
 		"fanout_executions": s.FanoutExecutions, "fanout_width": s.FanoutWidth, "submitters": s.Submitters,
 		"handoff_chains": s.HandoffChains, "handoff_length": s.HandoffLength, "api_duration": s.APIDuration.String(),
 		"api_concurrency": s.APIConcurrency, "storm_rate": s.StormRate, "storm_logins": stormLogins(s),
-		"memory_executions": s.MemoryExecutions, "memory_latency": s.MemoryLatency.String(), "warmup": s.Warmup.String()}
+		"memory_executions": s.MemoryExecutions, "memory_latency": s.MemoryLatency.String(), "warmup": s.Warmup.String(), "orgs": s.Orgs}
 }
 
 // MarshalJSON adds the settings.
