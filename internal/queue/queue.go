@@ -48,7 +48,8 @@ type Options struct {
 	Logger       *slog.Logger
 	// PollOnly disables LISTEN/NOTIFY (SQLite always polls).
 	PollOnly bool
-	// FetchPollInterval overrides River's default polling interval.
+	// FetchPollInterval overrides the polling interval of every queue
+	// (by default River's, and 50 ms for the step queue when polling only).
 	FetchPollInterval time.Duration
 	// Insert-only clients run no workers (the CLI, benchmarks' producers).
 	InsertOnly bool
@@ -111,6 +112,14 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueDefault: {MaxWorkers: o.DefaultWorkers},
 			QueueSteps:   {MaxWorkers: o.StepWorkers},
+		}
+		if cfg.PollOnly && o.FetchPollInterval == 0 {
+			// Without LISTEN/NOTIFY a step job inserted inside one of our
+			// transactions is found only by the next poll, so River's
+			// default second would be the latency of every first step and
+			// every fan-out branch. Only the step queue polls this often.
+			cfg.Queues[QueueSteps] = river.QueueConfig{MaxWorkers: o.StepWorkers,
+				FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond}
 		}
 		cfg.Workers = o.Workers
 	}
