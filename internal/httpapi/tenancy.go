@@ -303,10 +303,10 @@ func (s *Server) registerTeamRoutes() {
 		})
 }
 
-// planLimit is the error for a reached plan limit: 403 would hide that
-// upgrading helps; 409 describes "the organization's state does not allow
-// this now", with the limit and its value named.
+// planLimit is the error for a reached plan limit, the same as every other
+// plan limit (workflows, library agents, executions): limit_exceeded with
+// the limit and its value named, so a client handles them in one place.
 func planLimit(limit string, value int, what string, plan domain.Plan) error {
-	return &domain.Error{Code: domain.ECodeConflict, Limit: limit, LimitValue: int64(value),
+	return &domain.Error{Code: domain.ECodeLimitExceeded, Limit: limit, LimitValue: int64(value),
 		Message: fmt.Sprintf("the %s plan allows at most %d %s (%s)", plan, value, what, limit)}
 }

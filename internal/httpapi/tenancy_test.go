@@ -135,17 +135,19 @@ func TestTeamsAndPlanLimits(t *testing.T) {
 	eachDB(t, func(t *testing.T, e *env) {
 		f := e.newOrg("teams")
 		admin := f.token(domain.RoleAdmin)
-		mustExec(t, e, f.org.ID, "UPDATE organizations SET max_teams = 2 WHERE id = $1", f.org.ID)
+		mustExec(t, e, f.org.ID, "UPDATE organizations SET max_teams = 3 WHERE id = $1", f.org.ID)
 		var team struct{ ID string }
 		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Sales"}, 201, &team)
 		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Sales"}, 409, nil)
+		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Support"}, 201, nil)
 		var p struct {
+			Code       string `json:"code"`
 			Limit      string `json:"limit"`
 			LimitValue int    `json:"limit_value"`
 			Detail     string
 		}
-		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Ops"}, 409, &p)
-		if p.Limit != "max_teams" || p.LimitValue != 2 {
+		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Ops"}, 429, &p)
+		if p.Code != string(domain.ECodeLimitExceeded) || p.Limit != "max_teams" || p.LimitValue != 3 {
 			t.Errorf("plan limit problem = %+v", p)
 		}
 		e.call(http.MethodPatch, "/api/v1/teams/"+team.ID, admin, map[string]string{"name": "Sales EMEA"}, 200, nil)
