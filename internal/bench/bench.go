@@ -154,7 +154,9 @@ type Options struct {
 	// Progress receives a line per step of the run (nil: silent).
 	Progress io.Writer
 	// CPUProfile, when set, is the path prefix of CPU profiles taken during
-	// scenario 2: PREFIX-<database>.pprof.
+	// scenario 2 (PREFIX-<database>-<workload>.pprof) and scenario 5
+	// (PREFIX-<database>-api.pprof, both servers: the bare one's samples
+	// are under bareServer).
 	CPUProfile string
 	// MemoryProbe, when set, runs scenario 7 elsewhere (a fresh process) and
 	// returns its results; nil measures in this process.

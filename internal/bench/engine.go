@@ -201,19 +201,11 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 	for _, t := range targets {
 		scopes = append(scopes, t.pr.Scope())
 	}
-	if r.o.CPUProfile != "" {
-		path := fmt.Sprintf("%s-%s-%s.pprof", r.o.CPUProfile, r.kind, w.key)
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-		r.logf("2 CPU profile: %s", path)
+	stopProfile, err := r.profile(w.key)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	r.logf("2 engine: %s (%d steps)", w.name, total)
 	var waits *waitSampler
 	if r.pg != nil {
@@ -236,7 +228,7 @@ func (r *run) throughput(ctx context.Context, w workload) error {
 		return err
 	}
 	elapsed := last.Sub(start)
-	pprof.StopCPUProfile()
+	stopProfile()
 	detail := map[string]any{"steps": total, "executions": w.executions, "seconds": elapsed.Seconds(),
 		"submit_seconds": submitted.Seconds(), "submitters": r.o.Sizes.Submitters, "step_workers": p.StepWorkers,
 		"execute_latency": execLat.Summary(), "organizations": len(targets)}
@@ -342,4 +334,30 @@ func (r *run) handoff(ctx context.Context, p *Process) error {
 		Value: wall.Mean, Unit: "ms", Baseline: &Baseline{Name: "River chain mean", Value: r.riverHop.Mean, Unit: "ms"},
 		Detail: map[string]any{"executions": wall.Count}})
 	return nil
+}
+
+// profile starts a CPU profile named after the database and what is
+// measured, when --cpuprofile asked for profiles; the returned func stops
+// it (and may be called twice).
+func (r *run) profile(what string) (stop func(), err error) {
+	if r.o.CPUProfile == "" {
+		return func() {}, nil
+	}
+	path := fmt.Sprintf("%s-%s-%s.pprof", r.o.CPUProfile, r.kind, what)
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.logf("CPU profile: %s", path)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
 }

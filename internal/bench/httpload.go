@@ -216,6 +216,11 @@ func (r *run) api(ctx context.Context, p *Process) error {
 	apiReq := getJSON(p.BaseURL+"/api/v1/workflows/"+id, r.fx.token)
 	bareReq := getJSON(bareURL+"/workflows/"+id, "")
 	r.logf("5 API: GET /api/v1/workflows/{id} against a bare handler, %d clients, %s each", sz.APIConcurrency, sz.APIDuration)
+	stopProfile, err := r.profile("api")
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	const rounds = 2
 	realStats, bareStats := &loadStats{}, &loadStats{}
 	for range rounds {
