@@ -105,7 +105,10 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher that hashes new passwords with params and runs
-// at most concurrency hashes at once (runtime.NumCPU() when concurrency <= 0).
+// at most concurrency hashes at once. When concurrency <= 0 that is half the
+// processors (at least one): an argon2id hash keeps a core busy for tens of
+// milliseconds, so a login storm allowed every core would stall every other
+// request; with half, logins queue for a slot and the API keeps answering.
 // It refuses structurally invalid params; the production floor is checked by
 // Params.Validate(true) where the configuration is loaded.
 func NewHasher(params Params, concurrency int) (*Hasher, error) {
@@ -113,7 +116,7 @@ func NewHasher(params Params, concurrency int) (*Hasher, error) {
 		return nil, fmt.Errorf("new password hasher: %w", err)
 	}
 	if concurrency <= 0 {
-		concurrency = runtime.NumCPU()
+		concurrency = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	return &Hasher{
 		params:    params,
