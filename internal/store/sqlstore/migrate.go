@@ -23,7 +23,8 @@ const migrationLockKey = 7_305_112_640_001
 type MigrateOptions struct {
 	// AppRole is the PostgreSQL role the application connects as. When it
 	// differs from the migrating (owning) role, Migrate grants it exactly
-	// what it needs: DML on every table except UPDATE/DELETE on audit rows.
+	// what it needs: DML on every table except UPDATE/DELETE on audit rows
+	// and any write on audit checkpoints.
 	AppRole string
 	// Also runs after our migrations, under the same lock (River's schema).
 	Also   func(ctx context.Context) error
@@ -93,8 +94,10 @@ func lockMigrations(ctx context.Context, kind string, db *sql.DB) (func(), error
 }
 
 // grantAppRole gives the application role its privileges. The audit log is
-// append-only for it: no UPDATE or DELETE (retention runs through
-// audit_prune, owned by the migration role).
+// append-only for it: no UPDATE or DELETE on audit rows, and no write at all
+// on retention checkpoints, so it cannot plant one that makes verification
+// skip earlier rows (retention runs through audit_prune, owned by the
+// migration role).
 func grantAppRole(ctx context.Context, db *sql.DB, appRole string) error {
 	var owner string
 	if err := db.QueryRowContext(ctx, "SELECT current_user").Scan(&owner); err != nil {
@@ -111,7 +114,8 @@ func grantAppRole(ctx context.Context, db *sql.DB, appRole string) error {
 		"GRANT USAGE ON SCHEMA public TO " + ident,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + ident,
 		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO " + ident,
-		"REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs, audit_checkpoints FROM " + ident,
+		"REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM " + ident,
+		"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_checkpoints FROM " + ident,
 		"REVOKE ALL ON goose_db_version FROM " + ident,
 		"GRANT SELECT ON goose_db_version TO " + ident,
 		"GRANT EXECUTE ON FUNCTION audit_prune(timestamptz) TO " + ident,
