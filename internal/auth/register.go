@@ -106,6 +106,19 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (*Toke
 			ev.Details = map[string]any{"name": org.Name, "plan": string(org.Plan)}
 			tx.Audit(ev)
 		} else {
+			// Serialize sign-ups into the one organization, so the count
+			// below sees every user committed before it: on PostgreSQL
+			// under READ COMMITTED two simultaneous first sign-ups would
+			// otherwise both count zero and both become admin. The row
+			// lock waits for a concurrent sign-up's commit; the count is a
+			// new statement, so it sees that sign-up's user. (SQLite runs
+			// one write transaction at a time already.)
+			if s.store.Kind() == "postgres" {
+				var id string
+				if err := tx.SQL().QueryRowContext(ctx, `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`, org.ID).Scan(&id); err != nil {
+					return fmt.Errorf("lock the organization for sign-up: %w", err)
+				}
+			}
 			n, err := tx.CountUsers()
 			if err != nil {
 				return err
