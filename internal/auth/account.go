@@ -25,26 +25,31 @@ func (s *Service) ResendVerification(ctx context.Context, p *domain.Principal, m
 	})
 }
 
-// VerifyEmail consumes a verification token.
+// VerifyEmail consumes a verification token. A refused token is audited.
 func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) error {
-	t, err := s.lookupToken(ctx, token, PrefixVerification, domain.PurposeVerifyEmail)
+	const failed = "auth.email_verification_failed"
+	t, err := s.redeemToken(ctx, token, PrefixVerification, domain.PurposeVerifyEmail, failed, m)
 	if err != nil {
 		return err
 	}
-	return s.store.Write(ctx, domain.OrgScope(t.OrgID), func(tx domain.Tx) error {
+	var refused string
+	err = s.store.Write(ctx, domain.OrgScope(t.OrgID), func(tx domain.Tx) error {
+		refused = ""
 		won, err := tx.UseOneTimeToken(t.ID, tx.Now())
 		if err != nil {
 			return err
 		}
 		if !won {
-			return unauthorized("invalid or expired token")
+			refused = "token already used"
+			return errTokenRefused
 		}
 		u, err := tx.GetUser(t.UserID)
 		if err != nil {
 			return err
 		}
 		if u.Email != t.Data["email"] {
-			return unauthorized("invalid or expired token") // the address changed since the mail was sent
+			refused = "the address changed since the mail was sent"
+			return errTokenRefused
 		}
 		if u.EmailVerifiedAt == nil {
 			now := tx.Now()
@@ -58,6 +63,10 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) error {
 		tx.Audit(ev)
 		return nil
 	})
+	if refused != "" {
+		s.tokenRefused(ctx, t, failed, refused, m)
+	}
+	return err
 }
 
 // ForgotPassword queues a password-reset mail for the account with this
@@ -67,6 +76,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, m Meta) error {
 func (s *Service) ForgotPassword(ctx context.Context, email string, m Meta) error {
 	email = normalizeLogin(email)
 	if email == "" || len(email) > 254 {
+		s.auditFailure(ctx, "", s.resetRequestFailedEvent(m, "", "", "malformed address"))
 		return nil
 	}
 	sealed, err := s.box.Seal([]byte(email), []byte(resetRequestAAD))
@@ -82,7 +92,8 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, m Meta) erro
 // session of the user ends, and the e-mail counts as verified (the link
 // proved the address).
 func (s *Service) ResetPassword(ctx context.Context, token, password string, m Meta) error {
-	t, err := s.lookupToken(ctx, token, PrefixPasswordReset, domain.PurposePasswordReset)
+	const failed = "auth.password_reset_failed"
+	t, err := s.redeemToken(ctx, token, PrefixPasswordReset, domain.PurposePasswordReset, failed, m)
 	if err != nil {
 		return err
 	}
@@ -100,16 +111,23 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string, m M
 	if err != nil {
 		return err
 	}
-	return s.store.Write(ctx, domain.OrgScope(t.OrgID), func(tx domain.Tx) error {
+	var refused bool
+	err = s.store.Write(ctx, domain.OrgScope(t.OrgID), func(tx domain.Tx) error {
+		refused = false
 		won, err := tx.UseOneTimeToken(t.ID, tx.Now())
 		if err != nil {
 			return err
 		}
 		if !won {
-			return unauthorized("invalid or expired token")
+			refused = true
+			return errTokenRefused
 		}
 		return s.setPassword(tx, t.UserID, hash, "password reset", m, "auth.password_reset_completed")
 	})
+	if refused {
+		s.tokenRefused(ctx, t, failed, "token already used", m)
+	}
+	return err
 }
 
 // setPassword stores a new hash, ends every session and outstanding reset

@@ -73,7 +73,8 @@ func CheckGrant(actor *domain.Principal, role domain.Role, perms []domain.Permis
 // AcceptInvitation consumes an invitation token, sets the username and
 // password, marks the address verified and signs the new user in.
 func (s *Service) AcceptInvitation(ctx context.Context, token, username, password, fullName string, m Meta) (*TokenPair, error) {
-	t, err := s.lookupToken(ctx, token, PrefixInvitation, domain.PurposeInvitation)
+	const failed = "user.invitation_accept_failed"
+	t, err := s.redeemToken(ctx, token, PrefixInvitation, domain.PurposeInvitation, failed, m)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, username, passwor
 	if err != nil {
 		return nil, err
 	}
-	return s.completeLogin(ctx, u, m, "invitation", func(tx domain.Tx) error {
+	var refused string
+	pair, err := s.completeLogin(ctx, u, m, "invitation", func(tx domain.Tx) error {
+		refused = ""
 		won, err := tx.UseOneTimeToken(t.ID, tx.Now())
 		if err != nil {
 			return err
@@ -106,8 +109,18 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, username, passwor
 		if err != nil {
 			return err
 		}
-		if !won || !cur.Pending() || !cur.IsActive || cur.Email != t.Data["email"] {
-			return unauthorized("invalid or expired token")
+		switch {
+		case !won:
+			refused = "token already used"
+		case !cur.Pending():
+			refused = "the invitation was already accepted"
+		case !cur.IsActive:
+			refused = "account inactive"
+		case cur.Email != t.Data["email"]:
+			refused = "the address changed since the mail was sent"
+		}
+		if refused != "" {
+			return errTokenRefused
 		}
 		now := tx.Now()
 		cur.Username, cur.FullName, cur.PasswordHash, cur.EmailVerifiedAt, cur.PasswordChangedAt = username, strings.TrimSpace(fullName), hash, &now, &now
@@ -120,6 +133,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, username, passwor
 		tx.Audit(ev)
 		return nil
 	})
+	if refused != "" {
+		s.tokenRefused(ctx, t, failed, refused, m)
+	}
+	return pair, err
 }
 
 // ResendInvitation queues a new invitation mail for a pending user.

@@ -220,10 +220,13 @@ var errRefreshRaced = unauthorized("refresh token already used")
 // Refresh rotates a refresh token: it works once. Presenting a used token
 // again revokes the whole family (every token of that login) — unless it
 // was rotated less than RefreshReuseGrace ago, when it is only refused, so
-// two concurrent refreshes from one client end with one new pair.
+// two concurrent refreshes from one client end with one new pair. Every
+// rotation and every refusal is audited (the token never is).
 func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair, error) {
+	invalid := unauthorized("invalid refresh token")
 	if TokenPrefix(token) != PrefixRefreshToken {
-		return nil, unauthorized("invalid refresh token")
+		s.auditFailure(ctx, "", s.refreshFailedEvent(m, "", "", "malformed token or token of another kind"))
+		return nil, invalid
 	}
 	var rt *domain.RefreshToken
 	err := s.store.Read(ctx, domain.SystemScope(domain.SystemTokenHash), func(q domain.Queries) error {
@@ -232,7 +235,8 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 		return err
 	})
 	if domain.IsCode(err, domain.ECodeNotFound) {
-		return nil, unauthorized("invalid refresh token")
+		s.auditFailure(ctx, "", s.refreshFailedEvent(m, "", "", "unknown refresh token"))
+		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
@@ -240,13 +244,24 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 	var pair *TokenPair
 	var user *domain.User
 	var reuse bool
+	var refused, userID string
 	err = s.store.Write(ctx, domain.OrgScope(rt.OrgID), func(tx domain.Tx) error {
+		refused, userID = "", ""
 		now := tx.Now()
 		sess, err := tx.GetSession(rt.SessionID)
 		if err != nil {
 			return err
 		}
-		if !sess.Active(now) || !now.Before(rt.ExpiresAt) {
+		userID = sess.UserID
+		switch {
+		case sess.RevokedAt != nil:
+			refused = "session revoked"
+		case !sess.Active(now):
+			refused = "session expired"
+		case !now.Before(rt.ExpiresAt):
+			refused = "refresh token expired"
+		}
+		if refused != "" {
 			return unauthorized("session ended: sign in again")
 		}
 		won, err := tx.UseRefreshToken(rt.ID, now)
@@ -255,6 +270,7 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 		}
 		if !won {
 			if rt.UsedAt == nil || now.Sub(*rt.UsedAt) <= RefreshReuseGrace {
+				refused = "refresh token already rotated, within the grace window"
 				return errRefreshRaced
 			}
 			// Reuse of a rotated token: someone holds a copy. End the family.
@@ -273,6 +289,7 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 			return err
 		}
 		if !user.IsActive || user.DeletedAt != nil {
+			refused = "account inactive"
 			return unauthorized("session ended: sign in again")
 		}
 		plain, hash := NewOpaqueToken(PrefixRefreshToken)
@@ -284,9 +301,15 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 		if err := tx.TouchSession(sess.ID, now, 0); err != nil {
 			return err
 		}
+		ev := m.event("auth.token_refreshed")
+		ev.UserID, ev.ResourceType, ev.ResourceID, ev.Success = user.ID, "session", sess.ID, true
+		tx.Audit(ev)
 		pair = &TokenPair{RefreshToken: plain, SessionID: sess.ID, User: user}
 		return nil
 	})
+	if refused != "" {
+		s.auditFailure(ctx, rt.OrgID, s.refreshFailedEvent(m, userID, rt.SessionID, refused))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +317,17 @@ func (s *Service) Refresh(ctx context.Context, token string, m Meta) (*TokenPair
 		return nil, unauthorized("refresh token reuse detected: the session was revoked, sign in again")
 	}
 	return s.signAccess(pair, user)
+}
+
+func (s *Service) refreshFailedEvent(m Meta, userID, sessionID, reason string) domain.AuditEvent {
+	ev := m.event("auth.refresh_failed")
+	ev.UserID = userID
+	if sessionID != "" {
+		ev.ResourceType, ev.ResourceID = "session", sessionID
+	}
+	ev.ErrorMessage = reason
+	ev.Details = map[string]any{"reason": reason}
+	return ev
 }
 
 // Logout ends the principal's session: its refresh tokens and every access

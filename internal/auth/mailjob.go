@@ -84,11 +84,16 @@ func (s *Service) prepareMail(ctx context.Context, a MailArgs) (*mail.Message, e
 			u, err = q.FindUserByLogin(string(email))
 			return err
 		})
-		if domain.IsCode(err, domain.ECodeNotFound) || (err == nil && (!u.IsActive || u.Email != string(email))) {
+		switch {
+		case domain.IsCode(err, domain.ECodeNotFound) || (err == nil && u.Email != string(email)):
+			// No account has this address (it may be someone's username).
+			s.auditFailure(ctx, "", s.resetRequestFailedEvent(m, "", string(email), "unknown address"))
 			return nil, nil
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		case !u.IsActive || u.DeletedAt != nil:
+			s.auditFailure(ctx, u.OrgID, s.resetRequestFailedEvent(m, u.ID, "", "account inactive"))
+			return nil, nil
 		}
 		token, err := s.issueToken(ctx, u, domain.PurposePasswordReset, PrefixPasswordReset, PasswordResetTTL, m, "auth.password_reset_requested")
 		if err != nil {
@@ -132,6 +137,23 @@ func (s *Service) prepareMail(ctx context.Context, a MailArgs) (*mail.Message, e
 		return &msg, nil
 	}
 	return nil, fmt.Errorf("unknown mail kind %q", a.Mail)
+}
+
+// resetRequestFailedEvent describes a password-reset request that sends no
+// mail. The address is recorded only when it matches no account (as an
+// unknown login is), and never reaches the requester.
+func (s *Service) resetRequestFailedEvent(m Meta, userID, email, reason string) domain.AuditEvent {
+	ev := m.event("auth.password_reset_request_failed")
+	ev.UserID = userID
+	if userID != "" {
+		ev.ResourceType, ev.ResourceID = "user", userID
+	}
+	ev.ErrorMessage = reason
+	ev.Details = map[string]any{"reason": reason}
+	if email != "" {
+		ev.Details["email"] = truncateRunes(email, 64)
+	}
+	return ev
 }
 
 func (s *Service) userFor(ctx context.Context, orgID, userID string) (*domain.User, error) {

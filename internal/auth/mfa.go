@@ -34,9 +34,50 @@ func (s *Service) startMFAChallenge(ctx context.Context, u *domain.User, newHash
 
 // lookupToken finds an unused, unexpired one-time token of the purpose.
 func (s *Service) lookupToken(ctx context.Context, plain, prefix string, purpose domain.TokenPurpose) (*domain.OneTimeToken, error) {
-	invalid := unauthorized("invalid or expired token")
+	t, _, err := s.findToken(ctx, plain, prefix, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// redeemToken is lookupToken for a flow whose refusals are audited: a
+// refused token is recorded as action (a failure) with the reason, in the
+// organization of the token's user when the token exists, else in the
+// installation chain. The token itself never goes into the row.
+func (s *Service) redeemToken(ctx context.Context, plain, prefix string, purpose domain.TokenPurpose, action string, m Meta) (*domain.OneTimeToken, error) {
+	t, reason, err := s.findToken(ctx, plain, prefix, purpose)
+	if reason != "" {
+		s.tokenRefused(ctx, t, action, reason, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// tokenRefused audits a refused one-time token. t may be nil (no such token).
+func (s *Service) tokenRefused(ctx context.Context, t *domain.OneTimeToken, action, reason string, m Meta) {
+	ev := m.event(action)
+	ev.ErrorMessage = reason
+	ev.Details = map[string]any{"reason": reason}
+	orgID := ""
+	if t != nil {
+		orgID = t.OrgID
+		ev.UserID, ev.ResourceType, ev.ResourceID = t.UserID, "user", t.UserID
+	}
+	s.auditFailure(ctx, orgID, ev)
+}
+
+// errTokenRefused is the one answer for a one-time token that cannot be used.
+var errTokenRefused = unauthorized("invalid or expired token")
+
+// findToken looks a one-time token up. When it cannot be used it returns
+// errTokenRefused and the reason, plus the stored token when there is one
+// (of another purpose, used or expired).
+func (s *Service) findToken(ctx context.Context, plain, prefix string, purpose domain.TokenPurpose) (*domain.OneTimeToken, string, error) {
 	if TokenPrefix(plain) != prefix {
-		return nil, invalid
+		return nil, "malformed token or token of another kind", errTokenRefused
 	}
 	var t *domain.OneTimeToken
 	err := s.store.Read(ctx, domain.SystemScope(domain.SystemTokenHash), func(q domain.Queries) error {
@@ -45,15 +86,20 @@ func (s *Service) lookupToken(ctx context.Context, plain, prefix string, purpose
 		return err
 	})
 	if domain.IsCode(err, domain.ECodeNotFound) {
-		return nil, invalid
+		return nil, "unknown token", errTokenRefused
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if t.Purpose != purpose || t.UsedAt != nil || !s.clock().Before(t.ExpiresAt) {
-		return nil, invalid
+	switch {
+	case t.Purpose != purpose:
+		return t, "token of another purpose", errTokenRefused
+	case t.UsedAt != nil:
+		return t, "token already used", errTokenRefused
+	case !s.clock().Before(t.ExpiresAt):
+		return t, "token expired", errTokenRefused
 	}
-	return t, nil
+	return t, "", nil
 }
 
 // checkSecondFactor accepts a TOTP code (each time step once) or an unused
@@ -82,26 +128,32 @@ func (s *Service) checkSecondFactor(tx domain.Tx, u *domain.User, code string) (
 // token pair. Wrong codes count toward the account's lockout like wrong
 // passwords, and a locked account's challenge is refused.
 func (s *Service) VerifyMFA(ctx context.Context, challenge, code string, m Meta) (*TokenPair, error) {
-	t, err := s.lookupToken(ctx, challenge, PrefixMFAChallenge, domain.PurposeMFAChallenge)
+	t, err := s.redeemToken(ctx, challenge, PrefixMFAChallenge, domain.PurposeMFAChallenge, "auth.mfa_failed", m)
 	if err != nil {
 		return nil, err
 	}
 	var u *domain.User
-	var method string
+	var method, refused string
 	err = s.store.Write(ctx, domain.OrgScope(t.OrgID), func(tx domain.Tx) error {
 		var err error
+		refused = ""
 		if u, err = tx.GetUser(t.UserID); err != nil {
 			return err
 		}
 		if !u.IsActive || u.DeletedAt != nil || !u.MFAEnabled {
+			refused = "account inactive or MFA disabled"
 			return ErrInvalidCredentials
 		}
 		if u.LockedUntil != nil && tx.Now().Before(*u.LockedUntil) {
+			refused = "account locked"
 			return unauthorized("too many failed attempts; try again later")
 		}
 		method, err = s.checkSecondFactor(tx, u, code)
 		return err
 	})
+	if refused != "" {
+		s.tokenRefused(ctx, t, "auth.mfa_failed", refused, m)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -109,16 +161,23 @@ func (s *Service) VerifyMFA(ctx context.Context, challenge, code string, m Meta)
 		s.mfaFailed(ctx, u, m)
 		return nil, unauthorized("invalid code")
 	}
-	return s.completeLogin(ctx, u, m, "password+"+method, func(tx domain.Tx) error {
+	var raced bool
+	pair, err := s.completeLogin(ctx, u, m, "password+"+method, func(tx domain.Tx) error {
+		raced = false
 		won, err := tx.UseOneTimeToken(t.ID, tx.Now())
 		if err != nil {
 			return err
 		}
 		if !won {
-			return unauthorized("invalid or expired token")
+			raced = true
+			return errTokenRefused
 		}
 		return s.storeRehash(tx, u.ID, t.Data["rehash"])
 	})
+	if raced {
+		s.tokenRefused(ctx, t, "auth.mfa_failed", "token already used", m)
+	}
+	return pair, err
 }
 
 // mfaFailed records a wrong second factor: it counts toward the account's
