@@ -154,76 +154,161 @@ func errorsAs(err error, target **oauth2.RetrieveError) bool {
 	return ok
 }
 
+// misusableTokens are real tokens of every non-access kind, obtained from
+// the flows that issue them and not yet used.
+type misusableTokens struct {
+	refresh, verification, reset, invitation, mfa, recoveryCode, apiKey string
+}
+
+// realNonAccessTokens runs the flows that issue each kind of non-access
+// token: a sign-in (refresh), a registration (verification mail), a
+// forgotten password (reset mail), an invitation (invitation mail), a
+// sign-in with MFA (challenge) and an API key creation.
+func realNonAccessTokens(t *testing.T, e *env, f *orgFixture) misusableTokens {
+	t.Helper()
+	var out misusableTokens
+	var login tokenBody
+	e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": f.users[domain.RoleAdmin].Email, "password": testPassword}, 200, &login)
+	out.refresh = login.RefreshToken
+	var key struct {
+		Key string `json:"key"`
+	}
+	e.call(http.MethodPost, "/api/v1/api-keys", login.AccessToken, map[string]any{"name": "misuse", "role": "viewer"}, 201, &key)
+	out.apiKey = key.Key
+
+	register(e, "misuse@forge.example", "misuse", "a passphrase for misuse", "Misuse Org")
+	out.verification = mailToken(t, e.waitMail().Text)
+	e.call(http.MethodPost, "/api/v1/auth/password/forgot", "", map[string]string{"email": "misuse@forge.example"}, 202, nil)
+	out.reset = mailToken(t, e.waitMail().Text)
+	e.call(http.MethodPost, "/api/v1/users/invite", login.AccessToken, map[string]any{"email": "invitee@forge.example", "role": "viewer"}, 201, nil)
+	out.invitation = mailToken(t, e.waitMail().Text)
+
+	var mfaLogin tokenBody
+	e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": f.users[domain.RoleOperator].Email, "password": testPassword}, 200, &mfaLogin)
+	var enroll struct{ Secret string }
+	e.call(http.MethodPost, "/api/v1/auth/mfa/enroll", mfaLogin.AccessToken, nil, 200, &enroll)
+	code, _ := totp.GenerateCode(enroll.Secret, time.Now())
+	var rec struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	e.call(http.MethodPost, "/api/v1/auth/mfa/confirm", mfaLogin.AccessToken, map[string]string{"code": code}, 200, &rec)
+	out.recoveryCode = rec.RecoveryCodes[0]
+	var challenge struct {
+		MFAToken string `json:"mfa_token"`
+	}
+	e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": f.users[domain.RoleOperator].Email, "password": testPassword}, 403, &challenge)
+	out.mfa = challenge.MFAToken
+	for name, tok := range map[string]string{"refresh": out.refresh, "verification": out.verification, "reset": out.reset,
+		"invitation": out.invitation, "mfa": out.mfa, "api key": out.apiKey} {
+		if tok == "" {
+			t.Fatalf("no real %s token", name)
+		}
+	}
+	return out
+}
+
 func TestForgedAndMisusedTokens(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite")
-	f := e.newOrg("forge")
-	u := f.users[domain.RoleAdmin]
-	good := f.token(domain.RoleAdmin)
-	parts := strings.Split(good, ".")
-	var claims map[string]any
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	json.Unmarshal(payload, &claims)
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("forge")
+		u := f.users[domain.RoleAdmin]
+		good := f.token(domain.RoleAdmin)
+		parts := strings.Split(good, ".")
+		var claims map[string]any
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		json.Unmarshal(payload, &claims)
 
-	sign := func(method jwt.SigningMethod, key any, mutate func(jwt.MapClaims), typ string) string {
-		c := jwt.MapClaims{}
-		for k, v := range claims {
-			c[k] = v
+		sign := func(method jwt.SigningMethod, key any, mutate func(jwt.MapClaims), typ string) string {
+			c := jwt.MapClaims{}
+			for k, v := range claims {
+				c[k] = v
+			}
+			if mutate != nil {
+				mutate(c)
+			}
+			tok := jwt.NewWithClaims(method, c)
+			if typ != "" {
+				tok.Header["typ"] = typ
+			}
+			s, err := tok.SignedString(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		if mutate != nil {
-			mutate(c)
-		}
-		tok := jwt.NewWithClaims(method, c)
-		if typ != "" {
-			tok.Header["typ"] = typ
-		}
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	secret := []byte(e.cfg.SecretKey)
-	noneTok := sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, "at+jwt")
-	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), u.ID, f.users[domain.RoleViewer].ID, 1))) + "." + parts[2]
+		secret := []byte(e.cfg.SecretKey)
+		noneTok := sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, "at+jwt")
+		tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), u.ID, f.users[domain.RoleViewer].ID, 1))) + "." + parts[2]
 
-	// A real refresh token, and one-time tokens of each kind from the flows.
-	var reg tokenBody
-	e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": u.Email, "password": testPassword}, 200, &reg)
+		// Real tokens of each non-access kind, from the flows that issue them.
+		real := realNonAccessTokens(t, e, f)
+		unknownKey, _ := auth.NewOpaqueToken(auth.PrefixAPIKey)
 
-	cases := map[string]string{
-		"alg none":          noneTok,
-		"wrong key":         sign(jwt.SigningMethodHS256, []byte("another-secret-key-that-is-long-enough!!"), nil, "at+jwt"),
-		"HS512 not allowed": sign(jwt.SigningMethodHS512, append(secret, secret...), nil, "at+jwt"),
-		"expired":           sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, "at+jwt"),
-		"missing exp":       sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { delete(c, "exp") }, "at+jwt"),
-		"wrong issuer":      sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["iss"] = "evil" }, "at+jwt"),
-		"wrong audience":    sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["aud"] = "other-api" }, "at+jwt"),
-		"wrong type":        sign(jwt.SigningMethodHS256, secret, nil, "JWT"),
-		"tampered payload":  tampered,
-		"refresh token":     reg.RefreshToken,
-		"garbage":           "not-a-token",
-		"verification kind": "sav_" + strings.Repeat("A", 43),
-		"reset kind":        "sap_" + strings.Repeat("A", 43),
-		"invitation kind":   "sai_" + strings.Repeat("A", 43),
-		"mfa kind":          "sam_" + strings.Repeat("A", 43),
-		"unknown api key":   "sak_" + strings.Repeat("A", 43),
-	}
-	// The untouched token works, so the cases below fail for their defect only.
-	e.call(http.MethodGet, "/api/v1/auth/me", good, nil, 200, nil)
-	for name, tok := range cases {
-		res := e.do(http.MethodGet, "/api/v1/auth/me", tok, nil)
-		p := decodeProblem(t, res)
+		cases := map[string]string{
+			"alg none":           noneTok,
+			"wrong key":          sign(jwt.SigningMethodHS256, []byte("another-secret-key-that-is-long-enough!!"), nil, "at+jwt"),
+			"HS512 not allowed":  sign(jwt.SigningMethodHS512, append(secret, secret...), nil, "at+jwt"),
+			"expired":            sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, "at+jwt"),
+			"missing exp":        sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { delete(c, "exp") }, "at+jwt"),
+			"wrong issuer":       sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["iss"] = "evil" }, "at+jwt"),
+			"wrong audience":     sign(jwt.SigningMethodHS256, secret, func(c jwt.MapClaims) { c["aud"] = "other-api" }, "at+jwt"),
+			"wrong type":         sign(jwt.SigningMethodHS256, secret, nil, "JWT"),
+			"tampered payload":   tampered,
+			"garbage":            "not-a-token",
+			"refresh token":      real.refresh,
+			"verification token": real.verification,
+			"reset token":        real.reset,
+			"invitation token":   real.invitation,
+			"mfa token":          real.mfa,
+			"unknown api key":    unknownKey,
+		}
+		// The untouched token works, so the cases below fail for their defect only.
+		e.call(http.MethodGet, "/api/v1/auth/me", good, nil, 200, nil)
+		for name, tok := range cases {
+			res := e.do(http.MethodGet, "/api/v1/auth/me", tok, nil)
+			p := decodeProblem(t, res)
+			res.Body.Close()
+			if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s as an access token: status %d (%s), want 401 with WWW-Authenticate", name, res.StatusCode, p.Detail)
+			}
+		}
+		res := e.do(http.MethodGet, "/api/v1/auth/me", "", nil)
 		res.Body.Close()
-		if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") == "" {
-			t.Errorf("%s: status %d (%s), want 401 with WWW-Authenticate", name, res.StatusCode, p.Detail)
+		if res.StatusCode != 401 {
+			t.Errorf("no credentials: %d", res.StatusCode)
 		}
-	}
-	res := e.do(http.MethodGet, "/api/v1/auth/me", "", nil)
-	res.Body.Close()
-	if res.StatusCode != 401 {
-		t.Errorf("no credentials: %d", res.StatusCode)
-	}
+
+		// Each real token presented to a flow it does not belong to is refused…
+		misuses := []struct {
+			name, path string
+			body       map[string]string
+		}{
+			{"access token as refresh token", "/api/v1/auth/refresh", map[string]string{"refresh_token": good}},
+			{"mfa token as refresh token", "/api/v1/auth/refresh", map[string]string{"refresh_token": real.mfa}},
+			{"api key as refresh token", "/api/v1/auth/refresh", map[string]string{"refresh_token": real.apiKey}},
+			{"reset token as verification", "/api/v1/auth/verify-email", map[string]string{"token": real.reset}},
+			{"refresh token as verification", "/api/v1/auth/verify-email", map[string]string{"token": real.refresh}},
+			{"verification token as reset", "/api/v1/auth/password/reset", map[string]string{"token": real.verification, "password": "a fresh passphrase here"}},
+			{"invitation token as reset", "/api/v1/auth/password/reset", map[string]string{"token": real.invitation, "password": "a fresh passphrase here"}},
+			{"reset token as invitation", "/api/v1/auth/invitations/accept", map[string]string{"token": real.reset, "username": "intruder", "password": "a fresh passphrase here"}},
+			{"invitation token as mfa token", "/api/v1/auth/mfa/verify", map[string]string{"mfa_token": real.invitation, "code": real.recoveryCode}},
+			{"refresh token as mfa token", "/api/v1/auth/mfa/verify", map[string]string{"mfa_token": real.refresh, "code": real.recoveryCode}},
+		}
+		for _, m := range misuses {
+			res := e.do(http.MethodPost, m.path, "", m.body)
+			res.Body.Close()
+			if res.StatusCode != 401 {
+				t.Errorf("%s: status %d, want 401", m.name, res.StatusCode)
+			}
+		}
+		// …and each still works where it belongs: the refusals above were for the kind, not a broken token.
+		e.call(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": real.refresh}, 200, nil)
+		e.call(http.MethodPost, "/api/v1/auth/verify-email", "", map[string]string{"token": real.verification}, 204, nil)
+		e.call(http.MethodPost, "/api/v1/auth/password/reset", "", map[string]string{"token": real.reset, "password": "a fresh passphrase here"}, 204, nil)
+		e.call(http.MethodPost, "/api/v1/auth/invitations/accept", "", map[string]string{"token": real.invitation, "username": "invitee", "password": "a fresh passphrase here"}, 200, nil)
+		e.call(http.MethodPost, "/api/v1/auth/mfa/verify", "", map[string]string{"mfa_token": real.mfa, "code": real.recoveryCode}, 200, nil)
+		e.call(http.MethodGet, "/api/v1/auth/me", real.apiKey, nil, 200, nil)
+	})
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
@@ -374,17 +459,48 @@ func TestLockoutAndNoEnumeration(t *testing.T) {
 
 func TestAuthRateLimitPerIP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite", "AUTH_RATE_LIMIT_PER_MINUTE=3")
-	codes := []int{}
-	for range 5 {
-		res, _ := e.form("/api/v1/auth/login", url.Values{"username": {"x@y.example"}, "password": {"whatever you like"}})
-		codes = append(codes, res.StatusCode)
-		if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
-			t.Errorf("429 without Retry-After")
+	loginFrom := func(e *env, forwardedFor string) *http.Response {
+		e.t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/auth/login",
+			strings.NewReader(url.Values{"username": {"x@y.example"}, "password": {"whatever you like"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	eachDB(t, func(t *testing.T, e *env) {
+		codes := []int{}
+		for range 5 {
+			res := loginFrom(e, "")
+			codes = append(codes, res.StatusCode)
+			if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After")
+			}
+		}
+		if codes[0] != 400 || codes[3] != 429 || codes[4] != 429 {
+			t.Errorf("statuses %v: want the 4th and 5th to be 429", codes)
+		}
+		// Without TRUSTED_PROXIES a forwarded-for header is the client's word: it does not escape the limit.
+		if res := loginFrom(e, "198.51.100.7"); res.StatusCode != 429 {
+			t.Errorf("a spoofed X-Forwarded-For escaped the limit: %d", res.StatusCode)
+		}
+	}, "AUTH_RATE_LIMIT_PER_MINUTE=3")
+
+	// Behind a trusted proxy the limit is per client address, not per proxy.
+	e := newEnv(t, "sqlite", "AUTH_RATE_LIMIT_PER_MINUTE=3", "TRUSTED_PROXIES=127.0.0.1")
+	for i := range 4 {
+		if res := loginFrom(e, "198.51.100.7"); (i < 3) != (res.StatusCode == 400) {
+			t.Errorf("request %d from the first client: %d", i+1, res.StatusCode)
 		}
 	}
-	if codes[0] != 400 || codes[3] != 429 || codes[4] != 429 {
-		t.Errorf("statuses %v: want the 4th and 5th to be 429", codes)
+	if res := loginFrom(e, "198.51.100.8"); res.StatusCode != 400 {
+		t.Errorf("another client behind the same proxy was limited: %d", res.StatusCode)
 	}
 }
 
@@ -442,13 +558,19 @@ func TestEmailVerificationAndPasswordReset(t *testing.T) {
 
 func TestRequireEmailVerification(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite", "REQUIRE_EMAIL_VERIFICATION=true")
-	reg := register(e, "unverified@v.example", "unverified", "waiting for the mail", "V")
-	e.call(http.MethodGet, "/api/v1/auth/me", reg.AccessToken, nil, 200, nil)
-	e.call(http.MethodGet, "/api/v1/api-keys", reg.AccessToken, nil, 403, nil)
-	tok := mailToken(t, e.waitMail().Text)
-	e.call(http.MethodPost, "/api/v1/auth/verify-email", "", map[string]string{"token": tok}, 204, nil)
-	e.call(http.MethodGet, "/api/v1/api-keys", reg.AccessToken, nil, 200, nil)
+	eachDB(t, func(t *testing.T, e *env) {
+		reg := register(e, "unverified@v.example", "unverified", "waiting for the mail", "V")
+		e.call(http.MethodGet, "/api/v1/auth/me", reg.AccessToken, nil, 200, nil)
+		e.call(http.MethodGet, "/api/v1/api-keys", reg.AccessToken, nil, 403, nil)
+		// A fresh sign-in is allowed, and still held to the rule.
+		var login tokenBody
+		e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": "unverified", "password": "waiting for the mail"}, 200, &login)
+		e.call(http.MethodGet, "/api/v1/api-keys", login.AccessToken, nil, 403, nil)
+		tok := mailToken(t, e.waitMail().Text)
+		e.call(http.MethodPost, "/api/v1/auth/verify-email", "", map[string]string{"token": tok}, 204, nil)
+		e.call(http.MethodGet, "/api/v1/api-keys", reg.AccessToken, nil, 200, nil)
+		e.call(http.MethodGet, "/api/v1/api-keys", login.AccessToken, nil, 200, nil)
+	}, "REQUIRE_EMAIL_VERIFICATION=true")
 }
 
 func TestMFA(t *testing.T) {
@@ -572,15 +694,18 @@ func TestAPIKeys(t *testing.T) {
 
 func TestDevelopmentModeWithoutAuth(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite", "ENABLE_AUTH=false")
-	var me struct {
-		Role string                 `json:"role"`
-		User struct{ Email string } `json:"user"`
-	}
-	e.call(http.MethodGet, "/api/v1/auth/me", "", nil, 200, &me)
-	if me.Role != "admin" || me.User.Email != "dev@localhost" {
-		t.Errorf("development principal = %+v", me)
-	}
+	eachDB(t, func(t *testing.T, e *env) {
+		var me struct {
+			Role string                 `json:"role"`
+			User struct{ Email string } `json:"user"`
+		}
+		e.call(http.MethodGet, "/api/v1/auth/me", "", nil, 200, &me)
+		if me.Role != "admin" || me.User.Email != "dev@localhost" {
+			t.Errorf("development principal = %+v", me)
+		}
+		// Writes go through as the development admin too.
+		e.call(http.MethodPost, "/api/v1/api-keys", "", map[string]any{"name": "dev"}, 201, nil)
+	}, "ENABLE_AUTH=false")
 }
 
 // auditActions returns the set of audit actions recorded for an organization.
