@@ -41,8 +41,10 @@ func auditOut(ev *domain.AuditEvent) AuditEventOut {
 		Timestamp: ev.CreatedAt, PrevHash: ev.PrevHash, Hash: ev.Hash}
 }
 
-// auditQuery is the selection shared by listing and export.
-type auditQuery struct {
+// AuditQuery is the selection shared by listing and export. It is
+// exported because huma reads only exported fields, embedded structs
+// included: an unexported embedded type would silently drop every filter.
+type AuditQuery struct {
 	Action       string    `query:"action" maxLength:"100" doc:"Exact action, or a prefix ending in '*' or '.' (e.g. auth.*)"`
 	UserID       string    `query:"user_id" maxLength:"64"`
 	ResourceType string    `query:"resource_type" maxLength:"64"`
@@ -52,7 +54,7 @@ type auditQuery struct {
 	Until        time.Time `query:"until" doc:"Until this time (exclusive, RFC 3339)"`
 }
 
-func (a auditQuery) filter() domain.AuditFilter {
+func (a AuditQuery) filter() domain.AuditFilter {
 	f := domain.AuditFilter{Action: a.Action, UserID: a.UserID, ResourceType: a.ResourceType, ResourceID: a.ResourceID}
 	if a.Success != "" {
 		v := a.Success == "true"
@@ -70,7 +72,7 @@ func (a auditQuery) filter() domain.AuditFilter {
 func (s *Server) registerAuditRoutes() {
 	tags := []string{"Audit log"}
 	type auditListRequest struct {
-		auditQuery
+		AuditQuery
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor string `query:"cursor" maxLength:"24" doc:"next_cursor from the previous page"`
 	}
@@ -108,7 +110,7 @@ func (s *Server) registerAuditRoutes() {
 		})
 
 	type auditExportRequest struct {
-		auditQuery
+		AuditQuery
 		Format string `query:"format" enum:"jsonl,csv" default:"jsonl"`
 	}
 	register(s, huma.Operation{OperationID: "export-audit-logs", Method: http.MethodGet, Path: "/api/v1/audit-logs/export", Tags: tags,
