@@ -73,28 +73,38 @@ func orgCommand(load loader, stdout io.Writer) *cobra.Command {
 	})
 
 	var createPlan string
+	createOrg := withStore(func(cmd *cobra.Command, _ *config.Config, s *sqlstore.Store, args []string) error {
+		if _, ok := domain.DefaultPlanLimits(domain.Plan(createPlan)); !ok {
+			return fmt.Errorf("--plan must be free, pro or enterprise")
+		}
+		org, team := auth.NewOrganization(args[0], domain.Plan(createPlan))
+		err := s.Write(cmd.Context(), domain.OrgScope(org.ID), func(tx domain.Tx) error {
+			if err := tx.CreateOrganization(org); err != nil {
+				return err
+			}
+			if err := tx.CreateTeam(team); err != nil {
+				return err
+			}
+			tx.Audit(operatorAudit(org.ID, "organization.created", map[string]any{"name": org.Name, "plan": string(org.Plan)}))
+			return nil
+		})
+		if err == nil {
+			fmt.Fprintf(stdout, "created organization %s (slug %s) on the %s plan\n", org.ID, org.Slug, org.Plan)
+		}
+		return err
+	})
 	create := &cobra.Command{
 		Use: "create NAME", Short: "Create an organization with its default team", Args: cobra.ExactArgs(1),
-		RunE: withStore(func(cmd *cobra.Command, _ *config.Config, s *sqlstore.Store, args []string) error {
-			if _, ok := domain.DefaultPlanLimits(domain.Plan(createPlan)); !ok {
-				return fmt.Errorf("--plan must be free, pro or enterprise")
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
 			}
-			org, team := auth.NewOrganization(args[0], domain.Plan(createPlan))
-			err := s.Write(cmd.Context(), domain.OrgScope(org.ID), func(tx domain.Tx) error {
-				if err := tx.CreateOrganization(org); err != nil {
-					return err
-				}
-				if err := tx.CreateTeam(team); err != nil {
-					return err
-				}
-				tx.Audit(operatorAudit(org.ID, "organization.created", map[string]any{"name": org.Name, "plan": string(org.Plan)}))
-				return nil
-			})
-			if err == nil {
-				fmt.Fprintf(stdout, "created organization %s (slug %s) on the %s plan\n", org.ID, org.Slug, org.Plan)
+			if !cfg.EnableMultiTenancy {
+				return fmt.Errorf("creating organizations is off: ENABLE_MULTI_TENANCY=false runs one organization, created at first start")
 			}
-			return err
-		}),
+			return createOrg(cmd, args)
+		},
 	}
 	create.Flags().StringVar(&createPlan, "plan", "free", "free, pro or enterprise")
 	cmd.AddCommand(create)
