@@ -102,10 +102,14 @@ type ExecutionFilter struct {
 
 // EngineQueries are what the orchestration engine reads and writes.
 type EngineQueries interface {
-	// LockOrganization reads the scope's organization and holds its row
-	// until the transaction ends, serialising admission and limits per
-	// organization.
-	LockOrganization(id string) (*Organization, error)
+	// CountExecutionStarts takes the organization's admission lock — its
+	// counter row, held until the transaction ends, which serialises
+	// starting executions and checking the plan's limits per organization —
+	// adds add (0 or 1) to the executions started in at's calendar month
+	// (UTC), and returns that month's count after the change. Taking it as
+	// the last step before commit keeps concurrent starts of one
+	// organization overlapping everything but the check.
+	CountExecutionStarts(at time.Time, add int) (int, error)
 	// ListExecutions returns one page, newest first, and the next cursor.
 	ListExecutions(f ExecutionFilter) ([]Execution, string, error)
 	// LockExecution reads an execution and holds its row until the
@@ -140,8 +144,10 @@ type EngineQueries interface {
 	// duplicate delivery) and nothing changed. A recorded start is kept.
 	FinishStep(s *Step) (bool, error)
 	// ExecutionCounts counts, in one query, the organization's executions
-	// created since hourStart and since monthStart, and those running.
-	ExecutionCounts(hourStart, monthStart time.Time) (lastHour, thisMonth, running int, err error)
+	// created since hourStart and those running. Both are bounded by
+	// limits (executions per hour, concurrent executions); the month's
+	// starts come from CountExecutionStarts.
+	ExecutionCounts(hourStart time.Time) (lastHour, running int, err error)
 	// MarkStepsQueued marks the given steps queued (their jobs are inserted in the same transaction).
 	MarkStepsQueued(executionID string, nodeIDs []string) error
 	// SetStepStatuses moves every step of the execution in one of from to status.

@@ -49,6 +49,10 @@ type Tx interface {
 	SQL() *sql.Tx
 	// AfterCommit registers fn to run once the transaction has committed.
 	AfterCommit(fn func())
+	// Savepoint runs fn in a savepoint: when fn returns an error, what it
+	// wrote (and the audit events and AfterCommit functions it queued) is
+	// undone, the transaction goes on, and the error is returned.
+	Savepoint(fn func() error) error
 	// Now is the transaction's clock reading (UTC, microseconds), shared by
 	// every row it writes.
 	Now() time.Time

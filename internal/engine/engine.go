@@ -343,32 +343,101 @@ func (e *Engine) createExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 }
 
 // createExecutionWithID is createExecution without the idempotency key.
+//
+// Admission takes the organization's counter row (CountExecutionStarts),
+// which serialises it per organization. When the organization looks under
+// its concurrency limit the execution is written as started in a savepoint
+// and the counter is taken last, so concurrent starts overlap all their
+// inserts and queue only for the check and the commit; if the check then
+// finds no room, the savepoint is rolled back and the execution written
+// again under the lock, as pending or started.
 func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *domain.Principal, wf *domain.Workflow, version int,
 	c *compiled, req *ExecuteRequest, id string) (*domain.Execution, error) {
-	org, err := tx.LockOrganization(p.OrgID)
+	org, err := tx.GetOrganization(p.OrgID)
 	if err != nil {
 		return nil, err
 	}
+	running, err := tx.CountRunningExecutions()
+	if err != nil {
+		return nil, err
+	}
+	var exe *domain.Execution
+	if running < org.Limits.MaxConcurrentExecutions {
+		err = tx.Savepoint(func() error {
+			var err error
+			if exe, err = e.insertExecution(ctx, tx, p, wf, version, c, req, id, true, running); err != nil {
+				return err
+			}
+			admit, _, err := e.checkLimits(tx, org, 1)
+			if err == nil && !admit {
+				err = errNoRoom
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, errNoRoom) {
+			return nil, err
+		}
+	}
+	if exe == nil || err != nil {
+		admit, running, err := e.checkLimits(tx, org, 0)
+		if err != nil {
+			return nil, err
+		}
+		if exe, err = e.insertExecution(ctx, tx, p, wf, version, c, req, id, admit, running); err != nil {
+			return nil, err
+		}
+	}
+	ev := domain.AuditEvent{Action: "execution.started", ResourceType: "execution", ResourceID: exe.ID, Success: true,
+		UserID: p.UserID, APIKeyID: p.APIKeyID,
+		Details: map[string]any{"workflow_id": wf.ID, "version": version, "trigger": string(req.Trigger), "status": string(exe.Status)}}
+	ev.IPAddress, ev.UserAgent, ev.RequestID = req.Meta.IP, req.Meta.UserAgent, req.Meta.RequestID
+	tx.Audit(ev)
+	return exe, nil
+}
+
+// errNoRoom: the organization reached its concurrency limit between the
+// unlocked look and the admission lock.
+var errNoRoom = errors.New("no room under the concurrency limit")
+
+// checkLimits takes the organization's admission lock, counts the new
+// execution against the month, and checks the hourly and monthly limits
+// (an error) and the concurrency limit (admit false: the execution waits
+// as pending; ending executions admit it, see admitNext). written is 1 when
+// the new execution is already written as running (and so in the counts),
+// 0 when it is not; running counts the other running executions.
+func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int) (admit bool, running int, err error) {
 	now := tx.Now()
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	lastHour, thisMonth, running, err := tx.ExecutionCounts(now.Add(-time.Hour), monthStart)
+	thisMonth, err := tx.CountExecutionStarts(now, 1)
 	if err != nil {
-		return nil, err
+		return false, 0, err
 	}
+	lastHour, running, err := tx.ExecutionCounts(now.Add(-time.Hour))
+	if err != nil {
+		return false, 0, err
+	}
+	lastHour, running = lastHour-written, running-written
 	if lastHour >= e.perHour {
-		return nil, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
+		return false, 0, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
 			LimitValue: int64(e.perHour), RetryAfterSeconds: 60,
 			Message: fmt.Sprintf("this organization started %d executions in the last hour, the most allowed (MAX_WORKFLOW_EXECUTIONS_PER_HOUR)", e.perHour)}
 	}
-	if thisMonth >= org.Limits.MaxExecutionsPerMonth {
+	if thisMonth > org.Limits.MaxExecutionsPerMonth {
+		monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 		next := monthStart.AddDate(0, 1, 0)
-		return nil, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_executions_per_month",
+		return false, 0, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_executions_per_month",
 			LimitValue: int64(org.Limits.MaxExecutionsPerMonth), RetryAfterSeconds: int(next.Sub(now).Seconds()) + 1,
 			Message: fmt.Sprintf("the %s plan allows %d executions a month", org.Plan, org.Limits.MaxExecutionsPerMonth)}
 	}
-	// Over the concurrent limit the execution waits as pending; ending
-	// executions admit it (admitNext).
-	admit := running < org.Limits.MaxConcurrentExecutions
+	return running < org.Limits.MaxConcurrentExecutions, running, nil
+}
+
+// insertExecution writes the execution and its steps: started (running,
+// root steps queued with their jobs, the started event) when admit,
+// pending otherwise. running is the number of the organization's other
+// running executions, for the jobs' priority.
+func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Principal, wf *domain.Workflow, version int,
+	c *compiled, req *ExecuteRequest, id string, admit bool, running int) (*domain.Execution, error) {
+	now := tx.Now()
 	deadline := now.Add(e.timeout)
 	exe := &domain.Execution{ID: id, TeamID: wf.TeamID, WorkflowID: wf.ID,
 		WorkflowVersion: version, Status: domain.ExecutionPending, Trigger: req.Trigger, TriggeredBy: p.UserID,
@@ -396,24 +465,17 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 	if err := tx.CreateSteps(steps); err != nil {
 		return nil, err
 	}
-	if admit {
-		if err := tx.AppendEvents([]domain.ExecutionEvent{startedEvent(exe, now)}); err != nil {
-			return nil, err
-		}
-		var jobs []river.InsertManyParams
-		for _, id := range c.graph.Roots() {
-			jobs = append(jobs, stepJob(exe, c.nodes[id], priorityFor(running)))
-		}
-		if err := e.insertJobs(ctx, tx, jobs); err != nil {
-			return nil, err
-		}
+	if !admit {
+		return exe, nil
 	}
-	ev := domain.AuditEvent{Action: "execution.started", ResourceType: "execution", ResourceID: exe.ID, Success: true,
-		UserID: p.UserID, APIKeyID: p.APIKeyID,
-		Details: map[string]any{"workflow_id": wf.ID, "version": version, "trigger": string(req.Trigger), "status": string(exe.Status)}}
-	ev.IPAddress, ev.UserAgent, ev.RequestID = req.Meta.IP, req.Meta.UserAgent, req.Meta.RequestID
-	tx.Audit(ev)
-	return exe, nil
+	if err := tx.AppendEvents([]domain.ExecutionEvent{startedEvent(exe, now)}); err != nil {
+		return nil, err
+	}
+	var jobs []river.InsertManyParams
+	for _, id := range c.graph.Roots() {
+		jobs = append(jobs, stepJob(exe, c.nodes[id], priorityFor(running)))
+	}
+	return exe, e.insertJobs(ctx, tx, jobs)
 }
 
 func startedEvent(exe *domain.Execution, at time.Time) domain.ExecutionEvent {

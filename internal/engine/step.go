@@ -553,7 +553,7 @@ func (e *Engine) afterEnd(execID string) {
 
 // admitNext starts the organization's oldest waiting execution when it is
 // under its concurrency limit. It runs in the transaction that ended an
-// execution (and in the sweeper), under the organization's row lock.
+// execution (and in the sweeper), under the organization's admission lock.
 func (e *Engine) admitNext(ctx context.Context, tx domain.Tx, orgID string) error {
 	for {
 		pending, err := tx.OldestPendingExecution()
@@ -563,8 +563,11 @@ func (e *Engine) admitNext(ctx context.Context, tx domain.Tx, orgID string) erro
 		if err != nil {
 			return err
 		}
-		org, err := tx.LockOrganization(orgID)
+		org, err := tx.GetOrganization(orgID)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.CountExecutionStarts(tx.Now(), 0); err != nil { // the admission lock
 			return err
 		}
 		running, err := tx.CountRunningExecutions()

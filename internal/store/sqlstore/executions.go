@@ -360,17 +360,6 @@ func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool, owne
 	return pending, holding, q.s.translate(err)
 }
 
-func (q *queries) LockOrganization(id string) (*domain.Organization, error) {
-	if q.scope.IsSystem() || id != q.scope.OrgID {
-		return nil, domain.NotFound("organization")
-	}
-	o, err := scanOrg(q.queryRow(`SELECT `+orgColumns+` FROM organizations WHERE id = $1`+q.d.forUpdate, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, domain.NotFound("organization")
-	}
-	return o, q.s.translate(err)
-}
-
 func (q *queries) MarkStepsQueued(executionID string, nodeIDs []string) error {
 	if len(nodeIDs) == 0 {
 		return nil
@@ -436,26 +425,36 @@ func (q *queries) FinishStep(s *domain.Step) (bool, error) {
 		durationArg(s.DurationMS))
 }
 
-func (q *queries) ExecutionCounts(hourStart, monthStart time.Time) (int, int, int, error) {
+func (q *queries) ExecutionCounts(hourStart time.Time) (int, int, error) {
 	org, err := q.org()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, err
 	}
-	var hour, month, running int
+	var hour, running int
 	err = q.queryRow(`SELECT
 		COALESCE(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN created_at >= $3 THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0)
-		FROM executions WHERE org_id = $1 AND (created_at >= $4 OR status = 'running')`,
-		org, hourStart.UTC(), monthStart.UTC(), earliest(hourStart, monthStart).UTC()).Scan(&hour, &month, &running)
-	return hour, month, running, q.s.translate(err)
+		FROM executions WHERE org_id = $1 AND (created_at >= $2 OR status = 'running')`,
+		org, hourStart.UTC()).Scan(&hour, &running)
+	return hour, running, q.s.translate(err)
 }
 
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
+func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
+	org, err := q.org()
+	if err != nil {
+		return 0, err
 	}
-	return b
+	// A newer month starts the count again; a process whose clock is a
+	// moment behind at the turn of a month adds to the newer one.
+	var n int
+	err = q.queryRow(`INSERT INTO execution_counters (org_id, month, started) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id) DO UPDATE SET
+			started = CASE WHEN excluded.month > execution_counters.month THEN excluded.started
+				ELSE execution_counters.started + excluded.started END,
+			month = CASE WHEN excluded.month > execution_counters.month THEN excluded.month
+				ELSE execution_counters.month END
+		RETURNING started`, org, at.UTC().Format("2006-01"), add).Scan(&n)
+	return n, q.s.translate(err)
 }
 
 func (q *queries) SetStepStatuses(executionID string, from []domain.StepStatus, to domain.StepStatus) (int, error) {

@@ -311,12 +311,33 @@ type tx struct {
 	sqlTx       *sql.Tx
 	audits      []domain.AuditEvent
 	afterCommit []func()
+	savepoints  int
 }
 
 func (t *tx) Audit(ev domain.AuditEvent) { t.audits = append(t.audits, ev) }
 func (t *tx) SQL() *sql.Tx               { return t.sqlTx }
 func (t *tx) AfterCommit(fn func())      { t.afterCommit = append(t.afterCommit, fn) }
 func (t *tx) Now() time.Time             { return t.now }
+
+// Savepoint implements domain.Tx. A savepoint that succeeds is left to the
+// commit rather than released: one round trip fewer.
+func (t *tx) Savepoint(fn func() error) error {
+	t.savepoints++
+	name := fmt.Sprintf("nested_%d", t.savepoints)
+	if _, err := t.sqlTx.ExecContext(t.ctx, "SAVEPOINT "+name); err != nil {
+		return t.s.translate(fmt.Errorf("savepoint: %w", err))
+	}
+	audits, after := len(t.audits), len(t.afterCommit)
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	t.audits, t.afterCommit = t.audits[:audits], t.afterCommit[:after]
+	if _, rerr := t.sqlTx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+		return t.s.translate(fmt.Errorf("rollback to savepoint: %w", rerr))
+	}
+	return err
+}
 
 // execer is what queries run on: a *sql.Tx.
 type execer interface {

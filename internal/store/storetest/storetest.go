@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"AuditRetention", testAuditRetention},
 		{"SystemScopeRequired", testSystemScopeRequired},
 		{"WriteBatch", testWriteBatch},
+		{"Savepoint", testSavepoint},
+		{"ExecutionStarts", testExecutionStarts},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
