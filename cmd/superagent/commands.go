@@ -112,10 +112,18 @@ func migrateCommand(load loader, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// printStatus shows the schema versions, read as the role migrations run
+// as (DATABASE_MIGRATE_URL when set): reading the version creates the
+// version table on a database never migrated, which the application role
+// may not do.
 func printStatus(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
-	d, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	target, setting := cfg.DatabaseURL, "DATABASE_URL"
+	if cfg.DatabaseMigrateURL != "" {
+		target, setting = cfg.DatabaseMigrateURL, "DATABASE_MIGRATE_URL"
+	}
+	d, err := config.ParseDatabaseURL(target)
 	if err != nil {
-		return &config.SettingError{Setting: "DATABASE_URL", Problem: err.Error()}
+		return &config.SettingError{Setting: setting, Problem: err.Error()}
 	}
 	s, err := sqlstore.Open(ctx, sqlstore.Options{Kind: string(d.Kind), Path: d.Path, DSN: d.DSN, PoolSize: 2})
 	if err != nil {
