@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -103,31 +105,32 @@ func TestExecuteAndReadResults(t *testing.T) {
 
 func TestIdempotencyKeyHeader(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite")
-	f := e.newOrg("idemhttp")
-	dev := f.token(domain.RoleDeveloper)
-	wf := createWorkflow(e, dev, pipeline("idem", 0))
-	send := func(word string) (int, executionJSON) {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/workflows/"+wf+"/execute",
-			strings.NewReader(`{"input":{"word":"`+word+`"}}`))
-		req.Header.Set("Authorization", "Bearer "+dev)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "order-42")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("idemhttp")
+		dev := f.token(domain.RoleDeveloper)
+		wf := createWorkflow(e, dev, pipeline("idem", 0))
+		send := func(word string) (int, executionJSON) {
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/workflows/"+wf+"/execute",
+				strings.NewReader(`{"input":{"word":"`+word+`"}}`))
+			req.Header.Set("Authorization", "Bearer "+dev)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "order-42")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var x executionJSON
+			json.NewDecoder(res.Body).Decode(&x)
+			return res.StatusCode, x
 		}
-		defer res.Body.Close()
-		var x executionJSON
-		json.NewDecoder(res.Body).Decode(&x)
-		return res.StatusCode, x
-	}
-	s1, a := send("one")
-	s2, b := send("one")
-	s3, _ := send("two")
-	if s1 >= 300 || s2 >= 300 || a.ID != b.ID || s3 != 422 {
-		t.Errorf("idempotent repeats: %d %d (same id %v), different body %d", s1, s2, a.ID == b.ID, s3)
-	}
+		s1, a := send("one")
+		s2, b := send("one")
+		s3, _ := send("two")
+		if s1 >= 300 || s2 >= 300 || a.ID != b.ID || s3 != 422 {
+			t.Errorf("idempotent repeats: %d %d (same id %v), different body %d", s1, s2, a.ID == b.ID, s3)
+		}
+	})
 }
 
 type sseEvent struct {
@@ -230,37 +233,151 @@ func nodeOf(ev sseEvent) string {
 
 func TestReplayIncludesTextStreamedSoFar(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite")
-	f := e.newOrg("deltas")
-	dev := f.token(domain.RoleDeveloper)
-	wf := createWorkflow(e, dev, pipeline("deltas", 20000))
-	var exe executionJSON
-	e.call(http.MethodPost, "/api/v1/workflows/"+wf+"/execute", dev, map[string]any{"input": map[string]any{"word": "x"}}, 202, &exe)
-	// Wait for the llm step to run, then stream some text as if the model did.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var cur executionJSON
-		e.call(http.MethodGet, "/api/v1/executions/"+exe.ID, dev, nil, 200, &cur)
-		if len(cur.Steps) == 2 && cur.Steps[1].Status == "running" || time.Now().After(deadline) {
-			break
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("deltas")
+		dev := f.token(domain.RoleDeveloper)
+		wf := createWorkflow(e, dev, pipeline("deltas", 20000))
+		var exe executionJSON
+		e.call(http.MethodPost, "/api/v1/workflows/"+wf+"/execute", dev, map[string]any{"input": map[string]any{"word": "x"}}, 202, &exe)
+		// Wait for the llm step to run, then stream some text as if the model did.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var cur executionJSON
+			e.call(http.MethodGet, "/api/v1/executions/"+exe.ID, dev, nil, 200, &cur)
+			if len(cur.Steps) == 2 && cur.Steps[1].Status == "running" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the echo step is not running after 20s: %+v", cur)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	e.engine.Bus().StepDelta(exe.ID, "echo", "partial ")
-	e.engine.Bus().StepDelta(exe.ID, "echo", "text")
-	events := readSSE(t, e, "/api/v1/executions/"+exe.ID+"/events", dev, "4", func(ev sseEvent) bool { return ev.Event == "step.delta" })
-	last := events[len(events)-1]
-	if last.Event != "step.delta" || last.Data["data"].(map[string]any)["text"] != "partial text" {
-		t.Errorf("replay = %+v", events)
-	}
-	e.call(http.MethodPost, "/api/v1/executions/"+exe.ID+"/cancel", f.token(domain.RoleOperator), nil, 200, nil)
-	var after executionJSON
-	e.call(http.MethodGet, "/api/v1/executions/"+exe.ID, dev, nil, 200, &after)
-	if after.Status != "cancelled" {
-		t.Errorf("after cancel = %s", after.Status)
-	}
-	acts := auditActions(t, e, f.org.ID)
-	if !acts["execution.started"] || !acts["execution.cancelled"] {
-		t.Errorf("execution start and cancel not audited: %v", acts)
-	}
+		e.engine.Bus().StepDelta(exe.ID, "echo", "partial ")
+		e.engine.Bus().StepDelta(exe.ID, "echo", "text")
+		events := readSSE(t, e, "/api/v1/executions/"+exe.ID+"/events", dev, "4", func(ev sseEvent) bool { return ev.Event == "step.delta" })
+		if len(events) == 0 {
+			t.Fatal("the replay sent no event")
+		}
+		last := events[len(events)-1]
+		if data, _ := last.Data["data"].(map[string]any); last.Event != "step.delta" || data["text"] != "partial text" || data["replay"] != true {
+			t.Errorf("replay = %+v", events)
+		}
+		e.call(http.MethodPost, "/api/v1/executions/"+exe.ID+"/cancel", f.token(domain.RoleOperator), nil, 200, nil)
+		var after executionJSON
+		e.call(http.MethodGet, "/api/v1/executions/"+exe.ID, dev, nil, 200, &after)
+		if after.Status != "cancelled" {
+			t.Errorf("after cancel = %s", after.Status)
+		}
+		acts := auditActions(t, e, f.org.ID)
+		if !acts["execution.started"] || !acts["execution.cancelled"] {
+			t.Errorf("execution start and cancel not audited: %v", acts)
+		}
+	})
+}
+
+// TestListExecutionsFilters: GET /api/v1/executions filters by trigger
+// and by a created-at range (since inclusive, until exclusive, any zone
+// offset), alone and combined, newest first.
+func TestListExecutionsFilters(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("execlist")
+		dev := f.token(domain.RoleDeveloper)
+		wf := createWorkflow(e, dev, pipeline("listed", 0))
+		base := time.Now().UTC().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+		triggers := []domain.ExecutionTrigger{domain.TriggerManual, domain.TriggerSchedule, domain.TriggerWorkflow}
+		type row struct {
+			id      string
+			at      time.Time
+			trigger domain.ExecutionTrigger
+		}
+		var rows []row // oldest first
+		add := func(at time.Time, trigger domain.ExecutionTrigger) {
+			x := &domain.Execution{ID: domain.NewID(domain.PrefixExecution), TeamID: f.team.ID, WorkflowID: wf, WorkflowVersion: 1,
+				Status: domain.ExecutionSucceeded, Trigger: trigger, TriggeredBy: f.users[domain.RoleAdmin].ID, CreatedAt: at}
+			if err := e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateExecution(x) }); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row{x.ID, at, trigger})
+		}
+		for i := range 12 {
+			add(base.Add(time.Duration(i)*time.Hour), triggers[i%3])
+		}
+		// Three more created at the same instant: ordered by id.
+		for range 3 {
+			add(base.Add(20*time.Hour), domain.TriggerManual)
+		}
+		// newestFirst lists the ids of the rows that match, as the API orders them.
+		newestFirst := func(match func(r row) bool) []string {
+			var m []row
+			for _, r := range rows {
+				if match(r) {
+					m = append(m, r)
+				}
+			}
+			sort.Slice(m, func(i, j int) bool {
+				if !m[i].at.Equal(m[j].at) {
+					return m[i].at.After(m[j].at)
+				}
+				return m[i].id > m[j].id
+			})
+			ids := []string{}
+			for _, r := range m {
+				ids = append(ids, r.id)
+			}
+			return ids
+		}
+		type page struct {
+			Executions []struct {
+				ID      string `json:"id"`
+				Trigger string `json:"trigger"`
+			} `json:"executions"`
+			NextCursor string `json:"next_cursor"`
+		}
+		list := func(query url.Values) []string {
+			t.Helper()
+			query.Set("workflow_id", wf)
+			query.Set("limit", "200")
+			var p page
+			e.call(http.MethodGet, "/api/v1/executions?"+query.Encode(), dev, nil, http.StatusOK, &p)
+			if p.NextCursor != "" {
+				t.Errorf("%v: a next cursor after %d of 15 executions", query, len(p.Executions))
+			}
+			ids := []string{}
+			for _, x := range p.Executions {
+				ids = append(ids, x.ID)
+			}
+			return ids
+		}
+		at := func(h int) string { return base.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+		cases := []struct {
+			name  string
+			query url.Values
+			match func(r row) bool
+		}{
+			{"everything", url.Values{}, func(row) bool { return true }},
+			{"trigger=schedule", url.Values{"trigger": {"schedule"}}, func(r row) bool { return r.trigger == domain.TriggerSchedule }},
+			{"trigger=workflow", url.Values{"trigger": {"workflow"}}, func(r row) bool { return r.trigger == domain.TriggerWorkflow }},
+			{"trigger=manual", url.Values{"trigger": {"manual"}}, func(r row) bool { return r.trigger == domain.TriggerManual }},
+			{"since and until", url.Values{"since": {at(3)}, "until": {at(7)}}, func(r row) bool {
+				return !r.at.Before(base.Add(3*time.Hour)) && r.at.Before(base.Add(7*time.Hour))
+			}},
+			{"since only", url.Values{"since": {at(9)}}, func(r row) bool { return !r.at.Before(base.Add(9 * time.Hour)) }},
+			{"until only", url.Values{"until": {at(2)}}, func(r row) bool { return r.at.Before(base.Add(2 * time.Hour)) }},
+			{"until excludes its instant", url.Values{"since": {at(20)}, "until": {at(20)}}, func(row) bool { return false }},
+			{"trigger and range", url.Values{"trigger": {"manual"}, "since": {at(4)}, "until": {at(21)}}, func(r row) bool {
+				return r.trigger == domain.TriggerManual && !r.at.Before(base.Add(4*time.Hour))
+			}},
+			{"a zone offset", url.Values{"since": {base.Add(5 * time.Hour).In(time.FixedZone("", 2*3600)).Format(time.RFC3339)}},
+				func(r row) bool { return !r.at.Before(base.Add(5 * time.Hour)) }},
+		}
+		for _, c := range cases {
+			want := newestFirst(c.match)
+			if got := list(c.query); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s: got %d executions %v\nwant %d %v", c.name, len(got), got, len(want), want)
+			}
+		}
+		e.call(http.MethodGet, "/api/v1/executions?trigger=cron", dev, nil, http.StatusUnprocessableEntity, nil)
+		e.call(http.MethodGet, "/api/v1/executions?since=yesterday", dev, nil, http.StatusUnprocessableEntity, nil)
+	})
 }
