@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/schedule"
+	"github.com/superagent-hq/superagent/internal/workflow"
 )
 
 // TickArgs fires due schedules.
@@ -138,6 +141,10 @@ func (e *Engine) fire(ctx context.Context, s *domain.Schedule, now time.Time) (b
 		}
 		c, err := e.definition(tx, wf.ID, ver.Version)
 		if err != nil {
+			var de *domain.Error
+			if !errors.As(err, &de) {
+				err = &fireError{msg: fmt.Sprintf("version %d of the workflow cannot run: %v", ver.Version, err)}
+			}
 			return err
 		}
 		req := &ExecuteRequest{WorkflowID: wf.ID, Input: s.Input, Trigger: domain.TriggerSchedule, ScheduleID: s.ID,
@@ -145,17 +152,105 @@ func (e *Engine) fire(ctx context.Context, s *domain.Schedule, now time.Time) (b
 		if len(req.Input) == 0 {
 			req.Input = []byte("{}")
 		}
+		var input any
+		if err := json.Unmarshal(req.Input, &input); err != nil {
+			return &fireError{msg: "the schedule's input is not valid JSON"}
+		}
+		if errs := workflow.CheckInput(c.def.InputSchema, input); len(errs) > 0 {
+			for i := range errs {
+				errs[i].Pointer = "/input" + errs[i].Pointer
+			}
+			return &fireError{msg: fmt.Sprintf("the schedule's input does not match the input schema of version %d", ver.Version),
+				fields: errs}
+		}
 		exe, err = e.createExecutionWithID(ctx, tx, p, wf, ver.Version, c, req, exeID)
 		fired = err == nil
 		return err
 	})
 	if err != nil {
+		if !cannotFire(err) {
+			return false, err // a passing failure (the database): the due time is tried again
+		}
+		// The due time cannot fire now: move the schedule on and say why, in
+		// a transaction of its own (the failed start rolled back).
+		if ferr := e.fireFailed(ctx, s, dueAt, next, now, err); ferr != nil {
+			return false, errors.Join(err, ferr)
+		}
 		return false, err
 	}
 	if exe != nil {
 		e.bus.EventsStored(exe.ID)
 	}
 	return fired, nil
+}
+
+// fireError is a reason a schedule's due time cannot start an execution
+// found by fire itself.
+type fireError struct {
+	msg    string
+	fields []domain.FieldError
+}
+
+func (e *fireError) Error() string { return e.msg }
+
+// cannotFire reports whether a failure to fire is lasting — the plan's or
+// the hourly limit, an input the schema refuses, a workflow archived,
+// deleted or without the pinned version, a version that does not compile —
+// rather than passing (the database unavailable, a concurrent change), which
+// is retried at the next tick.
+func cannotFire(err error) bool {
+	var fe *fireError
+	if errors.As(err, &fe) {
+		return true
+	}
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	switch de.Code {
+	case domain.ECodeUnavailable, domain.ECodeInternal:
+		return false
+	case domain.ECodeConflict:
+		return de.Err == nil // the database's "concurrent change, try again" wraps its error
+	}
+	return true
+}
+
+// fireFailed moves a schedule past a due time that could not fire — its
+// last run is then that time with no execution — and records why in the
+// audit log (schedule.fire_failed), so it is not retried every tick and the
+// failure is visible. Another process that already moved it on wins.
+func (e *Engine) fireFailed(ctx context.Context, s *domain.Schedule, dueAt, next, now time.Time, cause error) error {
+	details := map[string]any{"workflow_id": s.WorkflowID, "due_at": dueAt, "reason": cause.Error()}
+	var fe *fireError
+	var de *domain.Error
+	switch {
+	case errors.As(cause, &fe):
+		details["reason"] = fe.msg
+		if len(fe.fields) > 0 {
+			details["problems"] = fe.fields[:min(len(fe.fields), 20)]
+		}
+	case errors.As(cause, &de):
+		details["reason"], details["error_code"] = de.Message, string(de.Code)
+		if de.Limit != "" {
+			details["limit"], details["limit_value"] = de.Limit, de.LimitValue
+		}
+	}
+	if s.Environment != "" {
+		details["environment"] = string(s.Environment)
+	}
+	if !next.IsZero() {
+		details["next_run_at"] = next
+	}
+	return e.store.Write(ctx, domain.OrgScope(s.OrgID), func(tx domain.Tx) error {
+		won, err := tx.ClaimSchedule(s.ID, dueAt, next, now, "")
+		if err != nil || !won {
+			return err
+		}
+		tx.Audit(domain.AuditEvent{Action: "schedule.fire_failed", ResourceType: "schedule", ResourceID: s.ID,
+			Success: false, ErrorMessage: fmt.Sprint(details["reason"]), Details: details})
+		return nil
+	})
 }
 
 // Sweep fails executions past their deadline (steps waiting on retries or
