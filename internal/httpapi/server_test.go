@@ -227,3 +227,119 @@ func mustNets(t *testing.T, cidrs ...string) []*net.IPNet {
 	}
 	return out
 }
+
+// TestOversizeBodiesAre413: a body beyond REQUEST_BODY_LIMIT_BYTES (2048
+// here) is refused with 413 and a problem body, whether it declares its
+// length or streams in chunks; a body within the limit reaches the
+// operation.
+func TestOversizeBodiesAre413(t *testing.T) {
+	t.Parallel()
+	ts := newEnv(t, "sqlite", "REQUEST_BODY_LIMIT_BYTES=2048").srv
+	big := `{"email":"` + strings.Repeat("a", 4096) + `@example.com"}`
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+	}{
+		{"declared length", strings.NewReader(big)},
+		{"chunked", io.MultiReader(strings.NewReader(big))}, // unknown length: sent chunked
+	} {
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/auth/register", tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := decodeProblem(t, res)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || p.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s: %d bytes = %d %+v, want 413", tc.name, len(big), res.StatusCode, p)
+		}
+		if tc.name == "chunked" && req.ContentLength != 0 {
+			t.Errorf("the chunked request declared a length of %d", req.ContentLength)
+		}
+	}
+	// Within the limit the body is read and validated (422 for missing fields), not refused for its size.
+	res, err := http.Post(ts.URL+"/api/v1/auth/register", "application/json", strings.NewReader(`{"email":"`+strings.Repeat("a", 1500)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := decodeProblem(t, res)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a body within the limit = %d %+v, want 422", res.StatusCode, p)
+	}
+}
+
+// TestCORSFollowsCORSOrigins: an allowed origin gets the CORS headers on
+// requests and preflights; any other origin gets none.
+func TestCORSFollowsCORSOrigins(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, nil, "CORS_ORIGINS=https://app.example.com,https://admin.example.com")
+	send := func(method, origin string, headers map[string]string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, ts.URL+"/api/v1/auth/login", nil)
+		if method == http.MethodGet {
+			req, err = http.NewRequest(method, ts.URL+"/health", nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+
+	for _, origin := range []string{"https://app.example.com", "https://admin.example.com"} {
+		res := send(http.MethodGet, origin, nil)
+		if res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != origin ||
+			res.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+			!strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Expose-Headers")), "x-request-id") {
+			t.Errorf("GET from %s: %d %v", origin, res.StatusCode, res.Header)
+		}
+		if !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Origin") {
+			t.Errorf("GET from %s: no Vary: Origin: %v", origin, res.Header)
+		}
+	}
+	res := send(http.MethodGet, "https://evil.example.com", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET from another origin = %d (CORS only withholds headers; the browser enforces it)", res.StatusCode)
+	}
+	for k := range res.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			t.Errorf("GET from another origin got %s: %v", k, res.Header)
+		}
+	}
+
+	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
+	res = send(http.MethodOptions, "https://app.example.com", preflight)
+	methods := res.Header.Get("Access-Control-Allow-Methods")
+	allowed := strings.ToLower(res.Header.Get("Access-Control-Allow-Headers"))
+	if res.StatusCode/100 != 2 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(methods, "POST") || !strings.Contains(allowed, "authorization") || !strings.Contains(allowed, "content-type") ||
+		res.Header.Get("Access-Control-Max-Age") != "600" {
+		t.Errorf("preflight from an allowed origin: %d %v", res.StatusCode, res.Header)
+	}
+	res = send(http.MethodOptions, "https://evil.example.com", preflight)
+	for k := range res.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			t.Errorf("preflight from another origin got %s: %v", k, res.Header)
+		}
+	}
+	// A header outside the allowlist is not granted.
+	res = send(http.MethodOptions, "https://app.example.com", map[string]string{"Access-Control-Request-Method": "POST",
+		"Access-Control-Request-Headers": "x-not-allowed"})
+	if strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "x-not-allowed") || res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight asking for a header outside the allowlist: %v", res.Header)
+	}
+}
