@@ -94,6 +94,11 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		if !won {
 			return t.finish(ctx, tx) // a duplicate delivery: the step already ended
 		}
+		if !recordedStart { // a slow step's input was written with its start
+			if err := recordInput(tx, exe.ID, a.NodeID, st.received); err != nil {
+				return err
+			}
+		}
 		exe.TokensIn += res.Usage.InputTokens
 		exe.TokensOut += res.Usage.OutputTokens
 		exe.TokensCached += res.Usage.CachedInputTokens

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -127,6 +128,69 @@ type stepState struct {
 	step  *domain.Step
 	input any
 	nodes map[string]any // outputs of completed steps
+	// received is what the step is given, as recorded on it (stepInput),
+	// set when an attempt starts.
+	received json.RawMessage
+}
+
+// maxStepInputBytes bounds the input recorded on a step: the step's input
+// repeats its upstream outputs (each up to maxOutputBytes), so a larger one
+// is recorded as a clipped preview; the full values stay on the execution
+// and the upstream steps.
+const maxStepInputBytes = 64 << 10
+
+// stepInput is what a node receives, recorded as the step's input: the
+// execution's input and the outputs of the completed nodes upstream of it
+// (what its templates and expressions can read; a skipped node is absent
+// and reads as empty), and for an llm node the prompts as rendered. Above
+// maxStepInputBytes it becomes {"truncated": true, "bytes": n, "preview":
+// the first part of the JSON text}.
+func stepInput(st *stepState, executionID string) json.RawMessage {
+	n := st.node
+	upstream := map[string]any{}
+	for _, id := range st.c.graph.Ancestors(n.ID) {
+		if v, ok := st.nodes[id]; ok {
+			upstream[id] = v
+		}
+	}
+	rec := map[string]any{"input": st.input, "nodes": upstream}
+	if n.Type == domain.NodeLLM && n.LLM != nil {
+		d := workflow.Data{Input: st.input, Nodes: st.nodes, ExecutionID: executionID, NodeID: n.ID}
+		if p, err := workflow.RenderTemplate(n.LLM.Prompt, d); err == nil {
+			rec["prompt"] = p
+		}
+		if n.LLM.SystemPrompt != "" {
+			if p, err := workflow.RenderTemplate(n.LLM.SystemPrompt, d); err == nil {
+				rec["system_prompt"] = p
+			}
+		}
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return nil
+	}
+	if len(raw) <= maxStepInputBytes {
+		return raw
+	}
+	preview := raw[:maxStepInputBytes/2]
+	for len(preview) > 0 && !utf8.Valid(preview) {
+		preview = preview[:len(preview)-1]
+	}
+	return mustJSON(map[string]any{"truncated": true, "bytes": len(raw), "preview": string(preview)})
+}
+
+// recordInput writes the step's input on its row after FinishStep (which
+// does not write it), in tx.
+func recordInput(tx domain.Tx, executionID, nodeID string, input json.RawMessage) error {
+	if len(input) == 0 {
+		return nil
+	}
+	s, err := tx.GetStep(executionID, nodeID)
+	if err != nil {
+		return err
+	}
+	s.Input = input
+	return tx.UpdateStep(s)
 }
 
 func (e *Engine) load(ctx context.Context, a StepArgs) (*stepState, error) {
@@ -261,8 +325,9 @@ func (e *Engine) attempt(ctx context.Context, t *ticket, st *stepState) (*contin
 	}
 	started := now
 	recordedStart := false
+	st.received = stepInput(st, a.ExecutionID)
 	if slowKind(st.node.Type) && !fastKind(st.node) {
-		if err := e.markStarted(ctx, a, t.attempt, started); err != nil {
+		if err := e.markStarted(ctx, a, t.attempt, started, st.received); err != nil {
 			if errors.Is(err, errExecutionEnded) {
 				return nil, e.closeAfterEnd(ctx, t)
 			}
@@ -306,9 +371,9 @@ func (e *Engine) attempt(ctx context.Context, t *ticket, st *stepState) (*contin
 
 var errExecutionEnded = errors.New("execution ended")
 
-// markStarted records a slow step's start: status running, attempts and a
-// step.started event.
-func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at time.Time) error {
+// markStarted records a slow step's start: status running, attempts, its
+// input and a step.started event.
+func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at time.Time, input json.RawMessage) error {
 	err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
@@ -325,6 +390,9 @@ func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at ti
 			return errExecutionEnded
 		}
 		s.Status, s.Attempts, s.StartedAt = domain.StepRunning, attempt, &at
+		if len(input) > 0 {
+			s.Input = input
+		}
 		if err := tx.UpdateStep(s); err != nil {
 			return err
 		}
@@ -385,6 +453,9 @@ func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runEr
 				return err
 			}
 			s.Status, s.Attempts, s.Error, s.ErrorKind = domain.StepQueued, attempt, se.Message, string(se.Kind)
+			if len(st.received) > 0 {
+				s.Input = st.received
+			}
 			if s.StartedAt == nil {
 				s.StartedAt = &started
 			}
@@ -479,6 +550,9 @@ func (e *Engine) finalFailure(ctx context.Context, t *ticket, st *stepState, se 
 		}
 		if !won {
 			return t.finish(ctx, tx)
+		}
+		if err := recordInput(tx, exe.ID, a.NodeID, st.received); err != nil {
+			return err
 		}
 		exe.NodesDone++
 		events := []domain.ExecutionEvent{

@@ -56,6 +56,7 @@ type StepOut struct {
 	NodeType     domain.NodeType   `json:"node_type"`
 	Status       domain.StepStatus `json:"status"`
 	Attempts     int               `json:"attempts"`
+	Input        json.RawMessage   `json:"input,omitempty" doc:"What the agent received: the execution input, the outputs of the agents upstream of it (skipped ones absent) and, for llm agents, the rendered prompts; above 64 KiB a clipped preview {truncated, bytes, preview}"`
 	Output       json.RawMessage   `json:"output,omitempty"`
 	Error        string            `json:"error,omitempty"`
 	ErrorKind    string            `json:"error_kind,omitempty"`
@@ -79,7 +80,7 @@ func executionOut(e *domain.Execution, steps []domain.Step) ExecutionOut {
 		CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt, DeadlineAt: e.DeadlineAt}
 	for _, s := range steps {
 		out.Steps = append(out.Steps, StepOut{NodeID: s.NodeID, NodeType: s.NodeType, Status: s.Status, Attempts: s.Attempts,
-			Output: s.Output, Error: s.Error, ErrorKind: s.ErrorKind, Model: s.Model, TokensIn: s.TokensIn, TokensOut: s.TokensOut,
+			Input: s.Input, Output: s.Output, Error: s.Error, ErrorKind: s.ErrorKind, Model: s.Model, TokensIn: s.TokensIn, TokensOut: s.TokensOut,
 			TokensCached: s.TokensCached, CostUSD: s.CostUSD, ToolCalls: s.ToolCalls, StartedAt: s.StartedAt,
 			FinishedAt: s.FinishedAt, DurationMS: s.DurationMS})
 	}
