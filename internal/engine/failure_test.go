@@ -96,16 +96,18 @@ func TestStepTimeout(t *testing.T) {
 
 func TestExecutionTimeout(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "sqlite", harnessOpts{executionTimeout: time.Second}).withOrg("exetimeout")
-	n := mockLLM("slow", domain.MockOptions{LatencyMS: 5000})
-	wf := h.workflow(domain.Definition{Nodes: []domain.Node{n, transform("next", `"never"`)}, Edges: []domain.Edge{edge("slow", "next")}})
-	exe := h.wait(h.start(wf, map[string]any{"word": "x"}).ID)
-	if exe.Status != domain.ExecutionFailed || exe.ErrorKind != "timeout" {
-		t.Fatalf("execution = %s %q (%s)", exe.Status, exe.Error, exe.ErrorKind)
-	}
-	if s := h.steps(exe.ID)["next"]; s.Status != domain.StepCancelled {
-		t.Errorf("next = %s", s.Status)
-	}
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{executionTimeout: time.Second}).withOrg("exetimeout")
+		n := mockLLM("slow", domain.MockOptions{LatencyMS: 5000})
+		wf := h.workflow(domain.Definition{Nodes: []domain.Node{n, transform("next", `"never"`)}, Edges: []domain.Edge{edge("slow", "next")}})
+		exe := h.wait(h.start(wf, map[string]any{"word": "x"}).ID)
+		if exe.Status != domain.ExecutionFailed || exe.ErrorKind != "timeout" {
+			t.Fatalf("execution = %s %q (%s)", exe.Status, exe.Error, exe.ErrorKind)
+		}
+		if s := h.steps(exe.ID)["next"]; s.Status != domain.StepCancelled {
+			t.Errorf("next = %s", s.Status)
+		}
+	})
 }
 
 func TestCancelStopsRunningSteps(t *testing.T) {
@@ -206,20 +208,22 @@ func TestIdempotency(t *testing.T) {
 
 func TestInputSchemaAndLimits(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "sqlite", harnessOpts{perHour: 2}).withOrg("limits")
-	wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "input.n")},
-		InputSchema: json.RawMessage(`{"type":"object","required":["n"],"properties":{"n":{"type":"number"}}}`)})
-	_, _, err := h.engine.Execute(context.Background(), h.admin, engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"n":"x"}`)})
-	var de *domain.Error
-	if !domain.IsCode(err, domain.ECodeInvalid) || !asError(err, &de) || len(de.Fields) == 0 || !strings.HasPrefix(de.Fields[0].Pointer, "/input") {
-		t.Errorf("bad input: %v", err)
-	}
-	h.start(wf, map[string]any{"n": 1})
-	h.start(wf, map[string]any{"n": 2})
-	_, _, err = h.engine.Execute(context.Background(), h.admin, engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"n":3}`)})
-	if !domain.IsCode(err, domain.ECodeLimitExceeded) || !asError(err, &de) || de.Limit != "max_workflow_executions_per_hour" || de.RetryAfterSeconds == 0 {
-		t.Errorf("third execution in an hour with a limit of 2: %v", err)
-	}
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{perHour: 2}).withOrg("limits")
+		wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "input.n")},
+			InputSchema: json.RawMessage(`{"type":"object","required":["n"],"properties":{"n":{"type":"number"}}}`)})
+		_, _, err := h.engine.Execute(context.Background(), h.admin, engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"n":"x"}`)})
+		var de *domain.Error
+		if !domain.IsCode(err, domain.ECodeInvalid) || !asError(err, &de) || len(de.Fields) == 0 || !strings.HasPrefix(de.Fields[0].Pointer, "/input") {
+			t.Errorf("bad input: %v", err)
+		}
+		h.start(wf, map[string]any{"n": 1})
+		h.start(wf, map[string]any{"n": 2})
+		_, _, err = h.engine.Execute(context.Background(), h.admin, engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"n":3}`)})
+		if !domain.IsCode(err, domain.ECodeLimitExceeded) || !asError(err, &de) || de.Limit != "max_workflow_executions_per_hour" || de.RetryAfterSeconds == 0 {
+			t.Errorf("third execution in an hour with a limit of 2: %v", err)
+		}
+	})
 }
 
 func asError(err error, target **domain.Error) bool {
