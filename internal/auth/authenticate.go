@@ -48,14 +48,7 @@ func (s *Service) Authenticate(ctx context.Context, authorization, apiKey string
 		}
 		return nil, errNoCredentials
 	}
-	var u *domain.User
-	var sess *domain.Session
-	var org *domain.Organization
-	err = s.store.Read(ctx, domain.OrgScope(claims.OrgID), func(q domain.Queries) error {
-		var err error
-		u, sess, org, err = q.LoadSessionPrincipal(claims.UserID, claims.SessionID)
-		return err
-	})
+	u, sess, org, err := s.store.SessionPrincipal(ctx, claims.OrgID, claims.UserID, claims.SessionID)
 	if domain.IsCode(err, domain.ECodeNotFound) {
 		return nil, errNoCredentials
 	}

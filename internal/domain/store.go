@@ -24,6 +24,11 @@ type Store interface {
 	// error set in its item; the rest commit together (one commit for many
 	// step completions). Items run in the order given.
 	WriteBatch(ctx context.Context, items []BatchItem) error
+	// SessionPrincipal loads what authenticating an access token needs —
+	// the user, the session and the organization, in orgID's scope — in
+	// one statement outside any transaction: every request pays for it.
+	// ErrNotFound when any of them is missing.
+	SessionPrincipal(ctx context.Context, orgID, userID, sessionID string) (*User, *Session, *Organization, error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Kind is "sqlite" or "postgres".
@@ -163,9 +168,6 @@ type UserQueries interface {
 type AuthQueries interface {
 	CreateSession(s *Session) error
 	GetSession(id string) (*Session, error)
-	// LoadSessionPrincipal loads, in one query, what authenticating an
-	// access token needs: the user, its session and its organization.
-	LoadSessionPrincipal(userID, sessionID string) (*User, *Session, *Organization, error)
 	ListSessions(userID string) ([]Session, error)
 	// TouchSession records use; it writes only when the stored value is older than minGap.
 	TouchSession(id string, at time.Time, minGap time.Duration) error

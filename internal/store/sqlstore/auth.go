@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -48,35 +49,41 @@ func (q *queries) GetSession(id string) (*domain.Session, error) {
 	return s, q.s.translate(err)
 }
 
-func (q *queries) LoadSessionPrincipal(userID, sessionID string) (*domain.User, *domain.Session, *domain.Organization, error) {
-	org, err := q.org()
-	if err != nil {
-		return nil, nil, nil, err
+// SessionPrincipal implements domain.Store: one statement outside any
+// transaction (a single statement reads one snapshot). On PostgreSQL it
+// calls session_principal(), which scopes itself to the organization.
+func (s *Store) SessionPrincipal(ctx context.Context, orgID, userID, sessionID string) (*domain.User, *domain.Session, *domain.Organization, error) {
+	if orgID == "" {
+		return nil, nil, nil, domain.NotFound("session")
 	}
-	var u domain.User
-	var s domain.Session
-	var role string
-	var o domain.Organization
-	var plan string
-	err = q.queryRow(`SELECT u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
+	query := `SELECT * FROM session_principal($1, $2, $3)`
+	if s.kind != KindPostgres {
+		query = `SELECT u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
 		u.is_active, u.email_verified_at, u.mfa_enabled, u.deleted_at, u.password_hash <> '',
 		s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
 		o.id, o.plan, o.require_mfa, o.is_active
 		FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
 		JOIN organizations o ON o.id = u.org_id
-		WHERE u.org_id = $1 AND u.id = $2 AND s.id = $3`, org, userID, sessionID).Scan(
+		WHERE u.org_id = $1 AND u.id = $2 AND s.id = $3`
+	}
+	var u domain.User
+	var sess domain.Session
+	var role string
+	var o domain.Organization
+	var plan string
+	err := s.reader.QueryRowContext(ctx, query, orgID, userID, sessionID).Scan(
 		&u.ID, &u.OrgID, strCol{&u.TeamID}, &u.Email, &u.Username, &u.FullName, &role, jsonCol{&u.Permissions},
 		&u.IsActive, nullTime{&u.EmailVerifiedAt}, &u.MFAEnabled, nullTime{&u.DeletedAt}, new(bool),
-		&s.ID, &s.UserID, utcTime{&s.CreatedAt}, utcTime{&s.LastUsedAt}, utcTime{&s.ExpiresAt}, nullTime{&s.RevokedAt},
+		&sess.ID, &sess.UserID, utcTime{&sess.CreatedAt}, utcTime{&sess.LastUsedAt}, utcTime{&sess.ExpiresAt}, nullTime{&sess.RevokedAt},
 		&o.ID, &plan, &o.RequireMFA, &o.IsActive)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil, domain.NotFound("session")
 	}
 	if err != nil {
-		return nil, nil, nil, q.s.translate(err)
+		return nil, nil, nil, s.translate(fmt.Errorf("session principal: %w", err))
 	}
-	u.Role, o.Plan, s.OrgID = domain.Role(role), domain.Plan(plan), org
-	return &u, &s, &o, nil
+	u.Role, o.Plan, sess.OrgID = domain.Role(role), domain.Plan(plan), orgID
+	return &u, &sess, &o, nil
 }
 
 func (q *queries) ListSessions(userID string) ([]domain.Session, error) {

@@ -225,3 +225,50 @@ func testRecoveryCodes(t *testing.T, s domain.Store) {
 		return err
 	})
 }
+
+// testSessionPrincipal: the one-statement read of authentication returns
+// the user, session and organization of its own organization only, and
+// sees a revocation and a deactivation at once.
+func testSessionPrincipal(t *testing.T, s domain.Store) {
+	a := NewFixture(t, s, "principala")
+	b := NewFixture(t, s, "principalb")
+	now := time.Now().UTC()
+	sess := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: a.Admin.ID, ExpiresAt: now.Add(time.Hour)}
+	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error { return tx.CreateSession(sess) })
+	u, got, org, err := s.SessionPrincipal(ctx, a.Org.ID, a.Admin.ID, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != a.Admin.ID || u.Role != domain.RoleAdmin || u.TeamID != a.Team.ID || !u.IsActive ||
+		got.ID != sess.ID || got.OrgID != a.Org.ID || !got.Active(now) || org.ID != a.Org.ID || !org.IsActive || org.Plan != a.Org.Plan {
+		t.Errorf("principal = %+v %+v %+v", u, got, org)
+	}
+	for _, c := range []struct{ name, org, user, session string }{
+		{"another organization's scope", b.Org.ID, a.Admin.ID, sess.ID},
+		{"another organization's user", a.Org.ID, b.Admin.ID, sess.ID},
+		{"an unknown session", a.Org.ID, a.Admin.ID, domain.NewID(domain.PrefixSession)},
+		{"no organization", "", a.Admin.ID, sess.ID},
+	} {
+		if _, _, _, err := s.SessionPrincipal(ctx, c.org, c.user, c.session); !domain.IsCode(err, domain.ECodeNotFound) {
+			t.Errorf("%s: %v, want not found", c.name, err)
+		}
+	}
+	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
+		if err := tx.RevokeSession(sess.ID, "logout", tx.Now()); err != nil {
+			return err
+		}
+		usr, err := tx.GetUser(a.Admin.ID)
+		if err != nil {
+			return err
+		}
+		usr.Role = domain.RoleViewer
+		return tx.UpdateUser(usr)
+	})
+	u, got, _, err = s.SessionPrincipal(ctx, a.Org.ID, a.Admin.ID, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Active(time.Now()) || got.RevokedAt == nil || u.Role != domain.RoleViewer {
+		t.Errorf("after revocation and demotion: session active %v, role %s", got.Active(time.Now()), u.Role)
+	}
+}

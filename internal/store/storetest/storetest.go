@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserPaging", testUserPaging},
 		{"TenantIsolation", testTenantIsolation},
 		{"Sessions", testSessions},
+		{"SessionPrincipal", testSessionPrincipal},
 		{"SingleUseTokens", testSingleUseTokens},
 		{"APIKeys", testAPIKeys},
 		{"RecoveryCodes", testRecoveryCodes},
