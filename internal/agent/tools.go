@@ -45,6 +45,15 @@ const jsonExtractSchema = `{"type":"object","properties":{
 "path":{"type":"string","description":"a JSON pointer such as /items/0/name, or a path such as items[0].name or items.0.name; empty for the whole value"}},
 "required":["json","path"]}`
 
+// WorkflowCallDescriber is optionally implemented by a WorkflowCaller to
+// name and describe workflow tools as the calling step sees them (call
+// names the step; Input and IdempotencyKey are unset): a workflow the step
+// may not call is not found, like a missing one. It is preferred over
+// WorkflowDescriber.
+type WorkflowCallDescriber interface {
+	DescribeWorkflowCall(ctx context.Context, call WorkflowCall) (*WorkflowTool, error)
+}
+
 // toolset is the tools of one llm step.
 type toolset struct {
 	r    *Runtime
@@ -70,14 +79,25 @@ func (r *Runtime) newToolset(ctx context.Context, in StepInput, names []string) 
 				return nil, stepErr(KindBadRequest, nil, "tool %q does not name a workflow id", clipText(name, 80))
 			}
 			desc, params := fmt.Sprintf("Run workflow %s with the arguments as its input and get its output.", id), ""
-			if d, ok := r.o.Workflows.(WorkflowDescriber); ok {
-				wt, err := d.DescribeWorkflow(ctx, in.OrgID, id)
-				if err != nil {
-					if domain.IsCode(err, domain.ECodeNotFound) {
-						return nil, stepErr(KindBadRequest, err, "tool %q: the workflow does not exist", name)
-					}
-					return nil, stepErr(KindUnavailable, err, "tool %q: the workflow could not be loaded", name)
+			var wt *WorkflowTool
+			var err error
+			switch d := r.o.Workflows.(type) {
+			case WorkflowCallDescriber:
+				wt, err = d.DescribeWorkflowCall(ctx, WorkflowCall{OrgID: in.OrgID, ParentExecutionID: in.ExecutionID,
+					ParentNodeID: in.NodeID, WorkflowID: id})
+			case WorkflowDescriber:
+				wt, err = d.DescribeWorkflow(ctx, in.OrgID, id)
+			}
+			if se, ok := errors.AsType[*StepError](err); ok {
+				return nil, stepErr(se.Kind, err, "tool %q: %s", name, se.Message)
+			}
+			if err != nil {
+				if domain.IsCode(err, domain.ECodeNotFound) {
+					return nil, stepErr(KindBadRequest, err, "tool %q: the workflow does not exist", name)
 				}
+				return nil, stepErr(KindUnavailable, err, "tool %q: the workflow could not be loaded", name)
+			}
+			if wt != nil {
 				desc = fmt.Sprintf("Run the workflow %q with the arguments as its input and get its output.", wt.Name)
 				if wt.Description != "" {
 					desc += " " + clipText(wt.Description, 1000)

@@ -361,15 +361,21 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 	if err != nil {
 		return nil, err
 	}
+	// A workflow tool's child execution is admitted whatever the
+	// concurrency limit: its caller (CallWorkflow, the only source of
+	// ParentExecutionID) holds a slot while it waits, so queueing the child
+	// could deadlock the organization. It still counts toward the hourly
+	// and monthly limits.
+	child := req.ParentExecutionID != ""
 	var exe *domain.Execution
-	if running < org.Limits.MaxConcurrentExecutions {
+	if child || running < org.Limits.MaxConcurrentExecutions {
 		err = tx.Savepoint(func() error {
 			var err error
 			if exe, err = e.insertExecution(ctx, tx, p, wf, version, c, req, id, true, running); err != nil {
 				return err
 			}
 			admit, _, err := e.checkLimits(tx, org, 1)
-			if err == nil && !admit {
+			if err == nil && !admit && !child {
 				err = errNoRoom
 			}
 			return err
@@ -383,6 +389,7 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 		if err != nil {
 			return nil, err
 		}
+		admit = admit || child
 		if exe, err = e.insertExecution(ctx, tx, p, wf, version, c, req, id, admit, running); err != nil {
 			return nil, err
 		}
