@@ -188,7 +188,17 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 		return nil, fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
 	}
 	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen), nil
+	// The hash runs on a thread of its own with a lower scheduling
+	// priority. The goroutine exits still locked to that thread, so the
+	// runtime discards the thread instead of reusing it at that priority
+	// (creating one costs microseconds; a hash tens of milliseconds).
+	done := make(chan []byte, 1)
+	go func() {
+		runtime.LockOSThread()
+		lowerThreadPriority()
+		done <- argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	}()
+	return <-done, nil
 }
 
 var b64 = base64.RawStdEncoding
