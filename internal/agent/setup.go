@@ -90,11 +90,27 @@ func NewSetup(o SetupOptions) (*Setup, error) {
 		Guard:       guard,
 	}
 	// Steps must end before the queue hands them to another worker.
-	horizon := max(cfg.RescueAfter-30*time.Second, 30*time.Second)
 	s.Runtime, err = New(Options{Credentials: creds, Registry: s.Registry, Resilient: s.Resilient, Prices: prices,
-		Guard: guard, Workflows: o.Workflows, MaxStepTimeout: horizon, Logger: o.Logger.With("component", "agent")})
+		Guard: guard, Workflows: o.Workflows, MaxStepTimeout: MaxStepTimeout(cfg.RescueAfter), Logger: o.Logger.With("component", "agent")})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StepTimeoutMargin is the slack kept below the rescue horizon
+// (RESCUE_AFTER) twice over: once for the queue's backstop timeout of a
+// step's job above the step's own timeout, once between that backstop and
+// the horizon: an eighth of the horizon, at most 30 s.
+func StepTimeoutMargin(rescueAfter time.Duration) time.Duration {
+	return min(30*time.Second, rescueAfter/8)
+}
+
+// MaxStepTimeout is the one cap on a step's timeout for a rescue horizon:
+// workflow validation refuses a longer timeout_seconds, the agent runtime
+// and the engine stop a step at it, so a timeout that validates always runs
+// in full and a step still running is never handed to a second worker.
+// With the default RESCUE_AFTER of 10 m it is 9 m.
+func MaxStepTimeout(rescueAfter time.Duration) time.Duration {
+	return max(rescueAfter-2*StepTimeoutMargin(rescueAfter), time.Second)
 }

@@ -105,11 +105,12 @@ func (e *Engine) SetRunner(r StepRunner) { e.runner = r }
 // Bus returns the engine's signal bus.
 func (e *Engine) Bus() *Bus { return e.bus }
 
-// MaxStepTimeout is the longest a step may run: comfortably below the
-// rescue horizon, so River never hands a still-running step to another
-// worker.
+// MaxStepTimeout is the longest a step may run: agent.MaxStepTimeout of
+// the rescue horizon, the same cap workflow validation applies, so River
+// never hands a still-running step to another worker and a timeout that
+// validates is never cut.
 func (e *Engine) MaxStepTimeout() time.Duration {
-	return max(e.horizon*3/4, time.Second)
+	return agent.MaxStepTimeout(e.horizon)
 }
 
 func (e *Engine) clock() time.Time { return e.now().UTC().Truncate(time.Microsecond) }

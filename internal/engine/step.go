@@ -60,7 +60,7 @@ func (e *Engine) Workers() *StepWorker { return &StepWorker{e: e} }
 // Timeout is a backstop above any step's own timeout (which the engine
 // enforces itself), still below the rescue horizon.
 func (w *StepWorker) Timeout(*river.Job[StepArgs]) time.Duration {
-	return w.e.MaxStepTimeout() + min(30*time.Second, w.e.horizon/8)
+	return w.e.MaxStepTimeout() + agent.StepTimeoutMargin(w.e.horizon)
 }
 
 // NextRetry schedules a failed attempt's retry: the node's backoff with
