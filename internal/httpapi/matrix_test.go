@@ -2,15 +2,18 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/httpapi"
+	"github.com/superagent-hq/superagent/internal/store/storetest"
 )
 
 // matrixWorld holds two organizations and the principals that call every
@@ -21,6 +24,9 @@ type matrixWorld struct {
 	other  *orgFixture
 	tokens map[string]string // principal name → credential ("" for anonymous)
 	perms  map[string]domain.PermissionSet
+	// hiddenTeam is a team of the own organization no fixture user
+	// belongs to: its objects are invisible to every role but admin.
+	hiddenTeam string
 }
 
 // matrixCase says how to call one operation: its path parameters for an
@@ -133,16 +139,81 @@ var accessMatrix = map[string]matrixCase{
 	"verify-audit-logs": {params: noID},
 }
 
+// Where the audit row of a route names its resource.
+const (
+	idPath      = iota // the {id} of the path
+	idBody             // the "id" of the answer
+	idCaller           // the calling user
+	idOrg              // the caller's organization
+	idNone             // no resource id (nothing was stored)
+	idUnchecked        // an id the test does not know (a session, a credential)
+)
+
+type auditedRoute struct {
+	action, resourceType string
+	id                   int
+}
+
+// auditedRoutes is the audit row each state-changing route must write
+// when it succeeds. A state-changing route absent from it fails the matrix.
+var auditedRoutes = map[string]auditedRoute{
+	"logout":              {"auth.logout", "session", idUnchecked},
+	"end-session":         {"auth.session_revoked", "session", idPath},
+	"change-password":     {"auth.password_changed", "user", idCaller},
+	"resend-verification": {"auth.verification_sent", "user", idCaller},
+	"mfa-enroll":          {"auth.mfa_enrollment_started", "user", idCaller},
+	"mfa-confirm":         {"auth.mfa_enrolled", "user", idCaller},
+	"mfa-disable":         {"auth.mfa_disabled", "user", idCaller},
+	"create-api-key":      {"api_key.created", "api_key", idBody},
+	"revoke-api-key":      {"api_key.revoked", "api_key", idPath},
+	"update-org":          {"organization.updated", "organization", idOrg},
+	"create-team":         {"team.created", "team", idBody},
+	"update-team":         {"team.updated", "team", idPath},
+	"delete-team":         {"team.deleted", "team", idPath},
+	"invite-user":         {"user.invited", "user", idBody},
+	"resend-invitation":   {"user.invitation_resent", "user", idPath},
+	"update-user":         {"user.updated", "user", idPath},
+	"deactivate-user":     {"user.deactivated", "user", idPath},
+	"reactivate-user":     {"user.reactivated", "user", idPath},
+	"delete-user":         {"user.deleted", "user", idPath},
+	"end-user-sessions":   {"user.sessions_revoked", "user", idPath},
+	"create-workflow":     {"workflow.created", "workflow", idBody},
+	"import-workflow":     {"workflow.imported", "workflow", idBody},
+	"update-workflow":     {"workflow.updated", "workflow", idPath},
+	"delete-workflow":     {"workflow.deleted", "workflow", idPath},
+	"publish-workflow":    {"workflow.published", "workflow", idPath},
+	"rollback-workflow":   {"workflow.rolled_back", "workflow", idPath},
+	"execute-workflow":    {"execution.started", "execution", idBody},
+	"cancel-execution":    {"execution.cancelled", "execution", idPath},
+	"create-agent":        {"agent.created", "agent", idBody},
+	"update-agent":        {"agent.updated", "agent", idPath},
+	"delete-agent":        {"agent.deleted", "agent", idPath},
+	"generate-agent":      {"agent.generated", "agent", idNone},
+	"create-schedule":     {"schedule.created", "schedule", idBody},
+	"update-schedule":     {"schedule.updated", "schedule", idPath},
+	"delete-schedule":     {"schedule.deleted", "schedule", idPath},
+	"set-provider":        {"provider_credential.set", "provider_credential", idUnchecked},
+	"create-provider":     {"provider_credential.set", "provider_credential", idUnchecked},
+	"delete-provider":     {"provider_credential.deleted", "provider_credential", idUnchecked},
+}
+
 // TestAccessMatrix calls every route as admin, developer, operator, viewer,
 // an API key and anonymously, against objects of the caller's organization
 // and of another, and checks the status the route's declared access
 // implies: 401 without credentials, 403 without the permission (before
 // anything is looked up), 404 for another organization's objects, and
 // neither for a permitted call on one's own.
+//
+// It runs on both databases: on PostgreSQL row-level security stands
+// behind every lookup.
 func TestAccessMatrix(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite", "AUTH_RATE_LIMIT_PER_MINUTE=100000")
+	eachDB(t, runAccessMatrix, "AUTH_RATE_LIMIT_PER_MINUTE=100000")
+}
+
+func runAccessMatrix(t *testing.T, e *env) {
 	w := &matrixWorld{e: e, own: e.newOrg("matrix"), other: e.newOrg("othermatrix"), tokens: map[string]string{}, perms: map[string]domain.PermissionSet{}}
+	w.hiddenTeam = freshTeam(w, w.own)
 	for _, r := range domain.Roles {
 		w.tokens[string(r)] = w.own.token(r)
 		w.perms[string(r)] = domain.NewPermissionSet(r, nil)
@@ -204,9 +275,11 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 			"password": testPassword}, http.StatusOK, &out)
 		tok = out.AccessToken
 	}
+	var params map[string]string // of the last call
 	call := func(f *orgFixture) (int, string) {
 		path := route.Path
-		for k, v := range c.params(w, f) {
+		params = c.params(w, f)
+		for k, v := range params {
 			path = strings.ReplaceAll(path, "{"+k+"}", v)
 		}
 		var body any
@@ -248,14 +321,80 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 			t.Errorf("%s: %d, want the call to be allowed: %s", name, status, body)
 		}
 		if route.Method != http.MethodGet && status < 300 {
-			w.checkAudited(t, name, before, route.Access, who)
+			w.checkAudited(t, name, before, route, who, params, body)
 		}
 		if strings.Contains(route.Path, "{id}") && route.OperationID != "end-session" {
 			if s2, b2 := call(w.other); s2 != 404 {
 				t.Errorf("%s on another organization's object: %d, want 404: %s", name, s2, b2)
 			}
 		}
+		if hidden, ok := hiddenTeamObjects[route.OperationID]; ok && who != "admin" && who != "api_key" {
+			// Another team's object is as missing as one that never existed.
+			path := route.Path
+			for k, v := range hidden(w) {
+				path = strings.ReplaceAll(path, "{"+k+"}", v)
+			}
+			head := w.auditHead()
+			var body any
+			if c.body != nil {
+				body = c.body(w, w.own)
+			} else if route.Method != http.MethodGet && route.Method != http.MethodDelete {
+				body = map[string]any{}
+			}
+			res := w.e.do(route.Method, path, tok, body)
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 404 {
+				t.Errorf("%s on an object of a team %s cannot see: %d, want 404: %s", name, who, res.StatusCode, b)
+			}
+			if after := w.auditHead(); after != head && route.Method != http.MethodGet {
+				t.Errorf("%s on a hidden team's object wrote %d audit rows", name, after-head)
+			}
+		}
 	}
+}
+
+// Objects of the hidden team, per operation that takes one.
+var hiddenTeamObjects = map[string]func(w *matrixWorld) map[string]string{
+	"get-workflow":           hiddenWorkflow,
+	"update-workflow":        hiddenWorkflow,
+	"delete-workflow":        hiddenWorkflow,
+	"list-workflow-versions": hiddenWorkflow,
+	"get-workflow-version": func(w *matrixWorld) map[string]string {
+		return map[string]string{"id": hiddenWorkflow(w)["id"], "version": "1"}
+	},
+	"diff-workflow-versions": hiddenWorkflow,
+	"rollback-workflow":      hiddenWorkflow,
+	"publish-workflow":       hiddenWorkflow,
+	"export-workflow":        hiddenWorkflow,
+	"execute-workflow":       hiddenWorkflow,
+	"get-agent":              hiddenAgent,
+	"update-agent":           hiddenAgent,
+	"delete-agent":           hiddenAgent,
+	"get-schedule":           hiddenSchedule,
+	"update-schedule":        hiddenSchedule,
+	"delete-schedule":        hiddenSchedule,
+	"preview-schedule":       hiddenSchedule,
+}
+
+func hiddenWorkflow(w *matrixWorld) map[string]string {
+	wf := storetest.NewWorkflow(w.e.t, w.e.store, domain.OrgScope(w.own.org.ID), w.own.users[domain.RoleAdmin].ID, w.hiddenTeam, "hidden")
+	return map[string]string{"id": wf.ID}
+}
+
+func hiddenAgent(w *matrixWorld) map[string]string {
+	a := &domain.LibraryAgent{ID: domain.NewID(domain.PrefixAgent), TeamID: w.hiddenTeam, Name: "hidden", CreatedBy: w.own.users[domain.RoleAdmin].ID,
+		Node: domain.Node{Type: domain.NodeTransform, Transform: &domain.TransformConfig{Expression: "input"}}}
+	matrixWrite(w, w.own, func(tx domain.Tx) error { return tx.CreateAgent(a, 0) })
+	return map[string]string{"id": a.ID}
+}
+
+func hiddenSchedule(w *matrixWorld) map[string]string {
+	next := time.Now().Add(time.Hour).UTC()
+	sc := &domain.Schedule{ID: domain.NewID(domain.PrefixSchedule), TeamID: w.hiddenTeam, WorkflowID: hiddenWorkflow(w)["id"],
+		CronExpression: "@hourly", Timezone: "UTC", Active: true, NextRunAt: &next, CreatedBy: w.own.users[domain.RoleAdmin].ID}
+	matrixWrite(w, w.own, func(tx domain.Tx) error { return tx.CreateSchedule(sc) })
+	return map[string]string{"id": sc.ID}
 }
 
 // auditHead is the own organization's current chain head.
@@ -270,8 +409,9 @@ func (w *matrixWorld) auditHead() int64 {
 }
 
 // checkAudited asserts that a successful state change wrote exactly one
-// audit row, with the caller as actor and a successful outcome.
-func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, _ httpapi.Access, who string) {
+// audit row, with the caller as actor, a successful outcome, and the
+// action and resource the route's entry in auditedRoutes names.
+func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, route httpapi.Route, who string, params map[string]string, body string) {
 	t.Helper()
 	var rows []domain.AuditEvent
 	_ = w.e.store.Read(context.Background(), domain.OrgScope(w.own.org.ID), func(q domain.Queries) error {
@@ -299,5 +439,35 @@ func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, _ ht
 	}
 	if who == "api_key" && r.APIKeyID == "" {
 		t.Errorf("%s: an API key's change is not attributed to the key", name)
+	}
+	want, ok := auditedRoutes[route.OperationID]
+	if !ok {
+		t.Errorf("%s: %s changes state but has no entry in auditedRoutes (it wrote %s on %s %s)", name, route.OperationID,
+			r.Action, r.ResourceType, r.ResourceID)
+		return
+	}
+	if r.Action != want.action || r.ResourceType != want.resourceType {
+		t.Errorf("%s: audit row says %s on %s, want %s on %s", name, r.Action, r.ResourceType, want.action, want.resourceType)
+	}
+	wantID, check := "", true
+	switch want.id {
+	case idPath:
+		wantID = params["id"]
+	case idBody:
+		var out struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(body), &out)
+		wantID = out.ID
+	case idCaller:
+		wantID = w.own.users[domain.Role(who)].ID
+	case idOrg:
+		wantID = w.own.org.ID
+	case idNone:
+	case idUnchecked:
+		check = false
+	}
+	if check && (r.ResourceID != wantID || (want.id != idNone && wantID == "")) {
+		t.Errorf("%s: audit row names resource %q, want %q", name, r.ResourceID, wantID)
 	}
 }
