@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -303,4 +304,239 @@ func TestGracefulStopHandsStepsBack(t *testing.T) {
 		t.Fatalf("after the stop: %s %s\n%s", got.Status, got.Error, survivor.log())
 	}
 	survivor.stop(t)
+}
+
+// callOn sends a JSON request to process p.
+func (c *cluster) callOn(p *proc, method, path string, body any, want int, out any) {
+	c.t.Helper()
+	api := c.api
+	c.api = p
+	defer func() { c.api = api }()
+	c.call(method, path, body, want, out)
+}
+
+// clientID is the River client id process p logged at start.
+func clientID(t *testing.T, p *proc) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := clientIDLine.FindStringSubmatch(p.log()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no River client id in the log:\n%s", p.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// runnerOf waits until node's step job of the execution runs and returns
+// the process running it and the other one.
+func (c *cluster) runnerOf(exeID, node string, procs ...*proc) (runner, other *proc) {
+	c.t.Helper()
+	ids := map[string]*proc{}
+	for _, p := range procs {
+		ids[clientID(c.t, p)] = p
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var id string
+		_ = c.store.DB().QueryRowContext(context.Background(), `SELECT attempted_by[array_length(attempted_by, 1)] FROM river_job
+			WHERE kind = 'superagent.step' AND state = 'running' AND args->>'node_id' = $2 AND args->>'execution_id' = $1`, exeID, node).Scan(&id)
+		if p := ids[id]; p != nil {
+			for _, q := range procs {
+				if q != p {
+					return p, q
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("step %s of %s never ran on one of the processes", node, exeID)
+	return nil, nil
+}
+
+type clusterEvent struct {
+	ID    string
+	Event string
+	Data  map[string]any
+}
+
+// events streams an execution's events from process p until the final
+// one (at most 60 s); opened runs once the first event arrived.
+func (c *cluster) events(p *proc, exeID string, opened func()) []clusterEvent {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/v1/executions/"+exeID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		c.t.Fatalf("events = %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var out []clusterEvent
+	var cur clusterEvent
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			cur.ID = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			cur.Event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &cur.Data)
+		case line == "" && cur.Event != "":
+			out = append(out, cur)
+			if len(out) == 1 && opened != nil {
+				opened()
+			}
+			if strings.HasPrefix(cur.Event, "execution.") && cur.Event != "execution.started" {
+				return out
+			}
+			cur = clusterEvent{}
+		}
+	}
+	c.t.Fatalf("the stream ended without a final event (%v) after %d events", sc.Err(), len(out))
+	return nil
+}
+
+func (c *cluster) stepStatus(orgID, exeID, node string) domain.StepStatus {
+	c.t.Helper()
+	var st domain.StepStatus
+	_ = c.store.Read(context.Background(), domain.OrgScope(orgID), func(q domain.Queries) error {
+		steps, err := q.ListSteps(exeID)
+		for _, s := range steps {
+			if s.NodeID == node {
+				st = s.Status
+			}
+		}
+		return err
+	})
+	return st
+}
+
+// TestEventsStreamAcrossProcesses: two serve processes on one PostgreSQL
+// database; the events of an execution whose step runs in one process are
+// streamed by the other: every lifecycle event in order, the text the
+// model streams live (it reaches the other process only through the bus),
+// and the final event.
+func TestEventsStreamAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	dbtest.AdminURL(t)
+	c := newCluster(t)
+	p1, p2 := c.serve(), c.serve()
+	org := c.signUp()
+	wf := map[string]any{"name": "streamed", "agents": []any{
+		map[string]any{"id": "a", "type": "llm", "timeout_seconds": 7, "retry": map[string]any{"max_attempts": 1},
+			"llm": map[string]any{"model": "mock:echo", "prompt": "{{ .input.word }} across processes",
+				"mock": map[string]any{"latency_ms": 4000, "stream_chunk_chars": 4}}},
+		map[string]any{"id": "b", "type": "transform", "transform": map[string]any{"expression": "upper(nodes.a)"}},
+	}, "edges": []any{map[string]any{"from": "a", "to": "b"}}}
+	var w struct{ ID string }
+	c.call(http.MethodPost, "/api/v1/workflows", wf, 201, &w)
+	var exe struct{ ID string }
+	c.call(http.MethodPost, "/api/v1/workflows/"+w.ID+"/execute", map[string]any{"input": map[string]any{"word": "text"}}, 202, &exe)
+	_, other := c.runnerOf(exe.ID, "a", p1, p2)
+	// The model's text is produced after the latency, just before the
+	// step completes: while a has not completed, none of it reached the
+	// other process yet.
+	var atOpen domain.StepStatus
+	events := c.events(other, exe.ID, func() { atOpen = c.stepStatus(org, exe.ID, "a") })
+	if atOpen != domain.StepQueued && atOpen != domain.StepRunning {
+		t.Fatalf("step a was %q when the stream opened: nothing shows the bus carried its text (4 s of mock latency were not enough)", atOpen)
+	}
+	var lifecycle []string
+	live, replayed := "", ""
+	lastSeq := 0
+	for _, ev := range events {
+		data, _ := ev.Data["data"].(map[string]any)
+		if ev.Event == "step.delta" {
+			if data["replay"] == true {
+				replayed += fmt.Sprint(data["text"])
+			} else {
+				live += fmt.Sprint(data["text"])
+			}
+			continue
+		}
+		seq, _ := ev.Data["seq"].(float64)
+		if ev.ID != fmt.Sprint(lastSeq+1) || int(seq) != lastSeq+1 {
+			t.Errorf("%s has id %q seq %v after %d", ev.Event, ev.ID, seq, lastSeq)
+		}
+		lastSeq = int(seq)
+		node, _ := ev.Data["node_id"].(string)
+		lifecycle = append(lifecycle, ev.Event+":"+node)
+	}
+	want := "execution.started:,step.started:a,step.completed:a,step.started:b,step.completed:b,execution.completed:"
+	if strings.Join(lifecycle, ",") != want {
+		t.Errorf("streamed by the other process: %v\nwant %s", lifecycle, want)
+	}
+	// Text replayed on connect was also carried by the bus: this process
+	// only knows what the other one streamed through it.
+	if live+replayed != "text across processes" {
+		t.Errorf("streamed text: live %q, replayed %q; want %q", live, replayed, "text across processes")
+	}
+	if got := c.waitExecution(org, exe.ID, 20*time.Second); got.Status != domain.ExecutionSucceeded {
+		t.Errorf("execution = %s %s", got.Status, got.Error)
+	}
+}
+
+// TestCancelAcrossProcesses: a cancel requested through one serve process
+// stops a slow step running in the other; the execution ends cancelled and
+// the step's job stops instead of sleeping out its minute.
+func TestCancelAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	dbtest.AdminURL(t)
+	c := newCluster(t, "RESCUE_AFTER=2m")
+	p1, p2 := c.serve(), c.serve()
+	org := c.signUp()
+	wf := map[string]any{"name": "slow", "agents": []any{
+		map[string]any{"id": "slow", "type": "llm", "timeout_seconds": 60, "retry": map[string]any{"max_attempts": 1},
+			"llm": map[string]any{"model": "mock:echo", "prompt": "{{ .input.word }}", "mock": map[string]any{"latency_ms": 60000}}},
+		map[string]any{"id": "next", "type": "transform", "transform": map[string]any{"expression": `"never"`}},
+	}, "edges": []any{map[string]any{"from": "slow", "to": "next"}}}
+	var w struct{ ID string }
+	c.call(http.MethodPost, "/api/v1/workflows", wf, 201, &w)
+	var exe struct{ ID string }
+	c.call(http.MethodPost, "/api/v1/workflows/"+w.ID+"/execute", map[string]any{"input": map[string]any{"word": "stop"}}, 202, &exe)
+	_, other := c.runnerOf(exe.ID, "slow", p1, p2)
+	var cancelled struct{ Status string }
+	c.callOn(other, http.MethodPost, "/api/v1/executions/"+exe.ID+"/cancel", nil, 200, &cancelled)
+	if cancelled.Status != "cancelled" {
+		t.Errorf("cancel answered %s", cancelled.Status)
+	}
+	if got := c.waitExecution(org, exe.ID, 20*time.Second); got.Status != domain.ExecutionCancelled {
+		t.Fatalf("execution = %s, want cancelled", got.Status)
+	}
+	// The running step stops in the other process: its job leaves the
+	// running state long before its 60 s latency (bounded generously).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var running int
+		if err := c.store.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM river_job
+			WHERE kind = 'superagent.step' AND state = 'running' AND args->>'execution_id' = $1`, exe.ID).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow step still runs 20 s after the cancel")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := c.stepStatus(org, exe.ID, "slow"); s != domain.StepCancelled {
+		t.Errorf("slow = %s, want cancelled", s)
+	}
+	if s := c.stepStatus(org, exe.ID, "next"); s != domain.StepCancelled {
+		t.Errorf("next = %s, want cancelled (never started)", s)
+	}
+	events := c.events(other, exe.ID, nil)
+	if last := events[len(events)-1]; last.Event != "execution.cancelled" {
+		t.Errorf("last event = %s", last.Event)
+	}
 }
