@@ -12,7 +12,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/workflow"
 )
@@ -228,11 +227,13 @@ const (
 )
 
 // stepTimeoutHorizon bounds node timeouts below RESCUE_AFTER, so a slow step
-// finishes or fails before the queue hands it to another worker. It is the
-// cap the engine and the agent runtime stop steps at: what validates is
-// never cut.
+// finishes or fails before the queue hands it to another worker.
 func (s *Server) stepTimeoutHorizon() time.Duration {
-	return agent.MaxStepTimeout(s.cfg.RescueAfter)
+	h := s.cfg.RescueAfter - 30*time.Second
+	if h < 30*time.Second {
+		h = 30 * time.Second
+	}
+	return h
 }
 
 // definitionLimits are the validation limits for an organization.
@@ -246,6 +247,9 @@ type workflowContext struct {
 	org    *domain.Organization
 	agents map[string]*domain.LibraryAgent // nil value: missing or invisible
 	teams  map[string]bool                 // team ids that exist
+	// called holds the workflows "workflow:<id>" tools name (nil value:
+	// missing or invisible), at most workflow.MaxCalledWorkflows of them.
+	called map[string]*workflow.CalledWorkflow
 }
 
 func loadWorkflowContext(q domain.Queries, p *domain.Principal, def *domain.Definition, teamIDs ...string) (*workflowContext, error) {
@@ -253,7 +257,8 @@ func loadWorkflowContext(q domain.Queries, p *domain.Principal, def *domain.Defi
 	if err != nil {
 		return nil, err
 	}
-	c := &workflowContext{org: org, agents: map[string]*domain.LibraryAgent{}, teams: map[string]bool{}}
+	c := &workflowContext{org: org, agents: map[string]*domain.LibraryAgent{}, teams: map[string]bool{},
+		called: map[string]*workflow.CalledWorkflow{}}
 	if def != nil {
 		for _, n := range def.Nodes {
 			if n.AgentID == "" || !domain.ValidID(domain.PrefixAgent, n.AgentID) {
@@ -267,6 +272,9 @@ func loadWorkflowContext(q domain.Queries, p *domain.Principal, def *domain.Defi
 				return nil, err
 			}
 			c.agents[n.AgentID] = a
+		}
+		if err := c.loadCalled(q, def); err != nil {
+			return nil, err
 		}
 	}
 	for _, id := range teamIDs {
@@ -282,11 +290,39 @@ func loadWorkflowContext(q domain.Queries, p *domain.Principal, def *domain.Defi
 	return c, nil
 }
 
+// loadCalled looks up the workflows that def's workflow tools name, its
+// library agents' included.
+func (c *workflowContext) loadCalled(q domain.Queries, def *domain.Definition) error {
+	ids := workflow.CalledWorkflowIDs(def)
+	for _, a := range c.agents {
+		if a != nil {
+			ids = append(ids, workflow.CalledWorkflowIDs(&domain.Definition{Nodes: []domain.Node{a.Node}})...)
+		}
+	}
+	for _, id := range ids {
+		if _, done := c.called[id]; done || len(c.called) >= workflow.MaxCalledWorkflows {
+			continue
+		}
+		w, err := q.GetWorkflow(id)
+		switch {
+		case domain.IsCode(err, domain.ECodeNotFound):
+			c.called[id] = nil
+		case err != nil:
+			return err
+		default:
+			c.called[id] = &workflow.CalledWorkflow{TeamID: w.TeamID, Archived: w.ArchivedAt != nil}
+		}
+	}
+	return nil
+}
+
 // checkDefinition resolves library agents into def and validates the
 // result. It returns the resolved definition, or every problem found: a
 // missing, invisible or other-team library agent and a type that differs
 // from the library agent's are reported at the node, and the node's other
-// problems (which would only repeat that one) are left out.
+// problems (which would only repeat that one) are left out. A workflow tool
+// naming a workflow this one may not call (workflow.CheckWorkflowTools) is
+// reported at the tool.
 func (s *Server) checkDefinition(c *workflowContext, teamID string, def *domain.Definition) (*domain.Definition, []domain.FieldError, error) {
 	work := *def
 	work.Nodes = slices.Clone(def.Nodes)
@@ -326,7 +362,9 @@ func (s *Server) checkDefinition(c *workflowContext, teamID string, def *domain.
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range workflow.Validate(resolved, s.definitionLimits(c.org)) {
+	checked := workflow.Validate(resolved, s.definitionLimits(c.org))
+	checked = append(checked, workflow.CheckWorkflowTools(resolved, teamID, c.called)...)
+	for _, p := range checked {
 		if !skip[nodePointer(p.Pointer)] {
 			problems = append(problems, p)
 		}

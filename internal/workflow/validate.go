@@ -542,3 +542,81 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// MaxCalledWorkflows bounds how many different workflows the
+// "workflow:<id>" tools of one workflow may name (library agents included).
+const MaxCalledWorkflows = 64
+
+// CalledWorkflow is what checking a "workflow:<id>" tool needs to know
+// about the workflow it names.
+type CalledWorkflow struct {
+	TeamID   string // "" = organization-wide
+	Archived bool
+}
+
+// CanCall reports whether a workflow of callerTeam may call one of
+// calledTeam ("" = organization-wide): the called workflow must belong to
+// the caller's team or to the whole organization. An organization-wide
+// workflow may call only organization-wide ones.
+func CanCall(callerTeam, calledTeam string) bool {
+	return calledTeam == "" || calledTeam == callerTeam
+}
+
+// CalledWorkflowIDs returns the workflows def's llm nodes name in
+// "workflow:<id>" tools, each once, in order of first mention. Malformed
+// ids, which Validate reports, are left out.
+func CalledWorkflowIDs(def *domain.Definition) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, n := range def.Nodes {
+		if n.LLM == nil {
+			continue
+		}
+		for _, tool := range n.LLM.Tools {
+			id, ok := strings.CutPrefix(tool, "workflow:")
+			if ok && !seen[id] && domain.ValidID(domain.PrefixWorkflow, id) {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// CheckWorkflowTools checks the "workflow:<id>" tools of def, the resolved
+// definition of a workflow of team teamID ("" = organization-wide), against
+// the workflows they name. called maps ids to what the saving user can see
+// of them: nil for a workflow that is missing or that the user cannot see.
+// A workflow that is missing, archived, invisible or of a team the workflow
+// may not call (see CanCall) gets one and the same problem, at the tool, so
+// that it tells nothing about workflows of other teams. An id absent from
+// called was not looked up because def names more than MaxCalledWorkflows.
+func CheckWorkflowTools(def *domain.Definition, teamID string, called map[string]*CalledWorkflow) []domain.FieldError {
+	var problems []domain.FieldError
+	order := map[string]int{}
+	for i, n := range def.Nodes {
+		if n.LLM == nil || n.Type != domain.NodeLLM {
+			continue
+		}
+		for k, tool := range n.LLM.Tools {
+			id, ok := strings.CutPrefix(tool, "workflow:")
+			if !ok || !domain.ValidID(domain.PrefixWorkflow, id) {
+				continue
+			}
+			if _, seen := order[id]; !seen {
+				order[id] = len(order)
+			}
+			ptr := fmt.Sprintf("/agents/%d/llm/tools/%d", i, k)
+			c, looked := called[id]
+			switch {
+			case order[id] >= MaxCalledWorkflows || !looked:
+				problems = append(problems, domain.FieldError{Pointer: ptr,
+					Message: fmt.Sprintf("a workflow may call at most %d different workflows", MaxCalledWorkflows)})
+			case c == nil || c.Archived || !CanCall(teamID, c.TeamID):
+				problems = append(problems, domain.FieldError{Pointer: ptr,
+					Message: fmt.Sprintf("workflow %q does not exist, or this workflow may not call it: it must belong to this workflow's team or to the whole organization", id)})
+			}
+		}
+	}
+	return problems
+}
