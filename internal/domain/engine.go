@@ -140,8 +140,9 @@ type EngineQueries interface {
 	// ReleaseStep clears a step's owner (its own job takes over).
 	ReleaseStep(executionID, nodeID string) error
 	// FinishStep writes a step's result (status, output, error, usage,
-	// timings) unless the step already ended; false means it had (a
-	// duplicate delivery) and nothing changed. A recorded start is kept.
+	// timings, and its input when set) unless the step already ended; false
+	// means it had (a duplicate delivery) and nothing changed. A recorded
+	// start and a recorded input are kept when not given.
 	FinishStep(s *Step) (bool, error)
 	// ExecutionCounts counts, in one query, the organization's executions
 	// created since hourStart and those running. Both are bounded by

@@ -87,17 +87,15 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		s := &domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
 			Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
 			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
+		if !recordedStart { // a slow step's input was written with its start
+			s.Input = st.received
+		}
 		won, err := tx.FinishStep(s)
 		if err != nil {
 			return err
 		}
 		if !won {
 			return t.finish(ctx, tx) // a duplicate delivery: the step already ended
-		}
-		if !recordedStart { // a slow step's input was written with its start
-			if err := recordInput(tx, exe.ID, a.NodeID, st.received); err != nil {
-				return err
-			}
 		}
 		exe.TokensIn += res.Usage.InputTokens
 		exe.TokensOut += res.Usage.OutputTokens

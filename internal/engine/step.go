@@ -179,20 +179,6 @@ func stepInput(st *stepState, executionID string) json.RawMessage {
 	return mustJSON(map[string]any{"truncated": true, "bytes": len(raw), "preview": string(preview)})
 }
 
-// recordInput writes the step's input on its row after FinishStep (which
-// does not write it), in tx.
-func recordInput(tx domain.Tx, executionID, nodeID string, input json.RawMessage) error {
-	if len(input) == 0 {
-		return nil
-	}
-	s, err := tx.GetStep(executionID, nodeID)
-	if err != nil {
-		return err
-	}
-	s.Input = input
-	return tx.UpdateStep(s)
-}
-
 func (e *Engine) load(ctx context.Context, a StepArgs) (*stepState, error) {
 	st := &stepState{nodes: map[string]any{}}
 	err := e.store.Read(ctx, domain.OrgScope(a.OrgID), func(q domain.Queries) error {
@@ -544,15 +530,13 @@ func (e *Engine) finalFailure(ctx context.Context, t *ticket, st *stepState, se 
 		s := &domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepFailed, Attempts: attempt, Error: se.Message,
 			ErrorKind: string(se.Kind), StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
 		chargePartial(exe, s, se)
+		s.Input = st.received
 		won, err := tx.FinishStep(s)
 		if err != nil {
 			return err
 		}
 		if !won {
 			return t.finish(ctx, tx)
-		}
-		if err := recordInput(tx, exe.ID, a.NodeID, st.received); err != nil {
-			return err
 		}
 		exe.NodesDone++
 		events := []domain.ExecutionEvent{

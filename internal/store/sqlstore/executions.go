@@ -418,11 +418,11 @@ func (q *queries) FinishStep(s *domain.Step) (bool, error) {
 	return q.claimOnce(`UPDATE execution_steps SET status = $4, attempts = $5, output = $6, error = $7, error_kind = $8,
 		model = $9, tokens_in = tokens_in + $10, tokens_out = tokens_out + $11, tokens_cached = tokens_cached + $12,
 		cost_usd = cost_usd + $13, tool_calls = $14, started_at = COALESCE(started_at, $15), finished_at = $16,
-		duration_ms = $17
+		duration_ms = $17, input = COALESCE($18, input)
 		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`,
 		org, s.ExecutionID, s.NodeID, string(s.Status), s.Attempts, rawOrNull(s.Output), s.Error, s.ErrorKind, s.Model,
 		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD, rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt),
-		durationArg(s.DurationMS))
+		durationArg(s.DurationMS), rawOrNull(s.Input))
 }
 
 func (q *queries) ExecutionCounts(hourStart time.Time) (int, int, error) {
