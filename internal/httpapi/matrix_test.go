@@ -68,6 +68,17 @@ func freshUser(w *matrixWorld, f *orgFixture) string {
 	return u.ID
 }
 
+// freshInvitee creates a user in f who has not accepted an invitation yet.
+func freshInvitee(w *matrixWorld, f *orgFixture) string {
+	u := &domain.User{ID: domain.NewID(domain.PrefixUser), Email: strings.ToLower(domain.NewID("p")) + "@matrix.example",
+		Username: strings.ToLower(domain.NewID("p")), Role: domain.RoleViewer, IsActive: true}
+	err := w.e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateUser(u) })
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	return u.ID
+}
+
 func freshTeam(w *matrixWorld, f *orgFixture) string {
 	t := &domain.Team{ID: domain.NewID(domain.PrefixTeam), Name: domain.NewID("team")}
 	err := w.e.store.Write(context.Background(), domain.OrgScope(f.org.ID), func(tx domain.Tx) error { return tx.CreateTeam(t) })
@@ -128,7 +139,7 @@ var accessMatrix = map[string]matrixCase{
 	"invite-user": {params: noID, body: func(*matrixWorld, *orgFixture) any {
 		return map[string]string{"email": strings.ToLower(domain.NewID("i")) + "@matrix.example", "role": "viewer"}
 	}},
-	"resend-invitation": {params: id(freshUser)},
+	"resend-invitation": {params: id(freshInvitee)},
 	"update-user":       {params: id(freshUser), body: fixedBody(map[string]string{"full_name": "Renamed"})},
 	"deactivate-user":   {params: id(freshUser)},
 	"reactivate-user":   {params: id(freshUser)},
@@ -214,6 +225,10 @@ func TestAccessMatrix(t *testing.T) {
 func runAccessMatrix(t *testing.T, e *env) {
 	w := &matrixWorld{e: e, own: e.newOrg("matrix"), other: e.newOrg("othermatrix"), tokens: map[string]string{}, perms: map[string]domain.PermissionSet{}}
 	w.hiddenTeam = freshTeam(w, w.own)
+	// The matrix creates many workflows; a plan limit would stop the
+	// later creating routes (import) before they could be audited.
+	w.own.org.Limits.MaxWorkflows = 100000
+	matrixWrite(w, w.own, func(tx domain.Tx) error { return tx.UpdateOrganization(w.own.org) })
 	for _, r := range domain.Roles {
 		w.tokens[string(r)] = w.own.token(r)
 		w.perms[string(r)] = domain.NewPermissionSet(r, nil)
