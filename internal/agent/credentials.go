@@ -295,15 +295,17 @@ func (c *Credentials) Set(ctx context.Context, orgID, actorID string, in SetCred
 	return cred, created, nil
 }
 
-// List returns the organization's credentials (with stored keys, which
-// callers must not show).
-func (c *Credentials) List(ctx context.Context, orgID string) ([]domain.ProviderCredential, error) {
+// List returns one page of the organization's credentials, by provider
+// name (with stored keys, which callers must not show), and the cursor of
+// the next page ("" after the last).
+func (c *Credentials) List(ctx context.Context, orgID string, page domain.Page) ([]domain.ProviderCredential, string, error) {
 	var out []domain.ProviderCredential
+	var next string
 	err := c.store.Read(ctx, domain.OrgScope(orgID), func(q domain.Queries) (err error) {
-		out, err = q.ListProviderCredentials()
+		out, next, err = q.ListProviderCredentials(page)
 		return err
 	})
-	return out, err
+	return out, next, err
 }
 
 // Delete removes the organization's credentials for provider, first from

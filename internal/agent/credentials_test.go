@@ -321,7 +321,7 @@ func TestVaultCredentials(t *testing.T) {
 				t.Error("a key was read while Vault is down")
 			}
 			v.SetUnavailable(false)
-			list, err := creds.List(ctx, f.Org.ID)
+			list, _, err := creds.List(ctx, f.Org.ID, domain.Page{})
 			if err != nil || len(list) != 2 {
 				t.Errorf("list after a failed set = %+v, %v", list, err)
 			}

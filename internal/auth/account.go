@@ -207,18 +207,20 @@ func (s *Service) ChangePassword(ctx context.Context, p *domain.Principal, curre
 	return s.signAccess(pair, u)
 }
 
-// Sessions lists the principal's active sessions.
-func (s *Service) Sessions(ctx context.Context, p *domain.Principal) ([]domain.Session, error) {
+// Sessions lists one page of the principal's active sessions, newest
+// first, and returns the cursor of the next page ("" after the last).
+func (s *Service) Sessions(ctx context.Context, p *domain.Principal, page domain.Page) ([]domain.Session, string, error) {
 	if err := requireSession(p); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var out []domain.Session
+	var next string
 	err := s.store.Read(ctx, p.Scope(), func(q domain.Queries) error {
 		var err error
-		out, err = q.ListSessions(p.UserID)
+		out, next, err = q.ListSessions(p.UserID, page)
 		return err
 	})
-	return out, err
+	return out, next, err
 }
 
 // EndSession revokes one of the principal's own sessions.

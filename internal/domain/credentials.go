@@ -31,9 +31,10 @@ type CredentialQueries interface {
 	// GetProviderCredential returns the credential for provider, or
 	// ECodeNotFound.
 	GetProviderCredential(provider string) (*ProviderCredential, error)
-	// ListProviderCredentials returns every credential of the
-	// organization, by provider name.
-	ListProviderCredentials() ([]ProviderCredential, error)
+	// ListProviderCredentials returns one page of the organization's
+	// credentials, by provider name, and the cursor of the next page
+	// ("" after the last).
+	ListProviderCredentials(p Page) ([]ProviderCredential, string, error)
 	// DeleteProviderCredential removes the credential for provider, or
 	// returns ECodeNotFound.
 	DeleteProviderCredential(provider string) error

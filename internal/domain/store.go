@@ -168,7 +168,9 @@ type UserQueries interface {
 type AuthQueries interface {
 	CreateSession(s *Session) error
 	GetSession(id string) (*Session, error)
-	ListSessions(userID string) ([]Session, error)
+	// ListSessions returns one page of a user's active sessions, newest
+	// first, and the cursor of the next page ("" after the last).
+	ListSessions(userID string, p Page) ([]Session, string, error)
 	// TouchSession records use; it writes only when the stored value is older than minGap.
 	TouchSession(id string, at time.Time, minGap time.Duration) error
 	RevokeSession(id, reason string, at time.Time) error

@@ -308,18 +308,21 @@ func (s *Server) registerAuthRoutes() {
 	}
 	type sessionsResponse struct {
 		Body struct {
-			Sessions []sessionItem `json:"sessions"`
+			Sessions   []sessionItem `json:"sessions"`
+			NextCursor string        `json:"next_cursor,omitempty"`
 		}
 	}
 	register(s, huma.Operation{OperationID: "list-sessions", Method: http.MethodGet, Path: "/api/v1/auth/sessions", Tags: tags,
-		Summary: "My active sign-ins"}, Access{AllowUnverified: true},
-		func(ctx context.Context, _ *struct{}) (*sessionsResponse, error) {
+		Summary: "My active sign-ins", Description: "Newest first, one page at a time: pass next_cursor as cursor for the next page."},
+		Access{AllowUnverified: true},
+		func(ctx context.Context, in *pageQuery) (*sessionsResponse, error) {
 			p := principal(ctx)
-			list, err := svc.Sessions(ctx, p)
+			list, next, err := svc.Sessions(ctx, p, in.page())
 			if err != nil {
 				return nil, err
 			}
 			out := &sessionsResponse{}
+			out.Body.NextCursor = next
 			out.Body.Sessions = []sessionItem{}
 			for _, se := range list {
 				out.Body.Sessions = append(out.Body.Sessions, sessionItem{ID: se.ID, CreatedAt: se.CreatedAt, LastUsedAt: se.LastUsedAt,

@@ -115,7 +115,8 @@ func (r *llmRoutes) registerProviderRoutes() {
 
 	type listOut struct {
 		Body struct {
-			Providers []ProviderOut `json:"providers"`
+			Providers  []ProviderOut `json:"providers"`
+			NextCursor string        `json:"next_cursor,omitempty"`
 			// InstallationFallback lists providers that work without keys of
 			// the organization's own, through the installation's keys.
 			InstallationFallback []string `json:"installation_fallback" doc:"Providers usable through the installation's keys when the organization has none"`
@@ -123,17 +124,19 @@ func (r *llmRoutes) registerProviderRoutes() {
 		}
 	}
 	register(s, huma.Operation{OperationID: "list-providers", Method: http.MethodGet, Path: "/api/v1/providers", Tags: tags,
-		Summary: "List provider credentials (masked)", Errors: []int{http.StatusServiceUnavailable}}, Requires(domain.PermSecretsManage),
-		func(ctx context.Context, _ *struct{}) (*listOut, error) {
+		Summary: "List provider credentials (masked)", Description: "By provider name, one page at a time: pass next_cursor as cursor for the next page.",
+		Errors: []int{http.StatusServiceUnavailable}}, Requires(domain.PermSecretsManage),
+		func(ctx context.Context, in *pageQuery) (*listOut, error) {
 			rt, err := r.runtime()
 			if err != nil {
 				return nil, err
 			}
-			creds, err := rt.Credentials.List(ctx, principal(ctx).OrgID)
+			creds, next, err := rt.Credentials.List(ctx, principal(ctx).OrgID, in.page())
 			if err != nil {
 				return nil, err
 			}
 			out := &listOut{}
+			out.Body.NextCursor = next
 			out.Body.Providers = make([]ProviderOut, 0, len(creds))
 			for i := range creds {
 				out.Body.Providers = append(out.Body.Providers, providerOut(&creds[i]))

@@ -86,27 +86,46 @@ func (s *Store) SessionPrincipal(ctx context.Context, orgID, userID, sessionID s
 	return &u, &sess, &o, nil
 }
 
-func (q *queries) ListSessions(userID string) ([]domain.Session, error) {
+func (q *queries) ListSessions(userID string, p domain.Page) ([]domain.Session, string, error) {
 	org, err := q.org()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	rows, err := q.query(`SELECT `+sessionColumns+` FROM sessions
-		WHERE org_id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
-		ORDER BY created_at DESC, id LIMIT 200`, org, userID, q.now)
+	p = p.Normalize()
+	var a argList
+	where := "org_id = " + a.add(org) + " AND user_id = " + a.add(userID) + " AND revoked_at IS NULL AND expires_at > " + a.add(q.now)
+	if p.Cursor != "" {
+		ts, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		// Newest first, ties by id ascending: the rows after (ts, id).
+		t, i := a.add(ts), a.add(id)
+		where += " AND (created_at < " + t + " OR (created_at = " + t + " AND id > " + i + "))"
+	}
+	rows, err := q.query(`SELECT `+sessionColumns+` FROM sessions WHERE `+where+
+		` ORDER BY created_at DESC, id LIMIT `+a.add(p.Limit+1), a.args...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	var out []domain.Session
 	for rows.Next() {
 		s, err := scanSession(rows)
 		if err != nil {
-			return nil, q.s.translate(err)
+			return nil, "", q.s.translate(err)
 		}
 		out = append(out, *s)
 	}
-	return out, q.s.translate(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, "", q.s.translate(err)
+	}
+	next := ""
+	if len(out) > p.Limit {
+		out = out[:p.Limit]
+		next = encodeCursor(out[len(out)-1].CreatedAt, out[len(out)-1].ID)
+	}
+	return out, next, nil
 }
 
 func (q *queries) TouchSession(id string, at time.Time, minGap time.Duration) error {

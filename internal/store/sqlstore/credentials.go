@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 )
@@ -61,25 +63,59 @@ func (q *queries) GetProviderCredential(provider string) (*domain.ProviderCreden
 	return c, nil
 }
 
-func (q *queries) ListProviderCredentials() ([]domain.ProviderCredential, error) {
+func (q *queries) ListProviderCredentials(p domain.Page) ([]domain.ProviderCredential, string, error) {
 	org, err := q.org()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	rows, err := q.query(`SELECT `+credentialColumns+` FROM provider_credentials WHERE org_id = $1 ORDER BY provider`, org)
+	p = p.Normalize()
+	var a argList
+	where := "org_id = " + a.add(org)
+	if p.Cursor != "" {
+		after, err := decodeProviderCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where += " AND provider > " + a.add(after)
+	}
+	rows, err := q.query(`SELECT `+credentialColumns+` FROM provider_credentials WHERE `+where+
+		` ORDER BY provider LIMIT `+a.add(p.Limit+1), a.args...)
 	if err != nil {
-		return nil, fmt.Errorf("list provider credentials: %w", err)
+		return nil, "", fmt.Errorf("list provider credentials: %w", err)
 	}
 	defer rows.Close()
 	out := []domain.ProviderCredential{}
 	for rows.Next() {
 		c, err := scanCredential(rows)
 		if err != nil {
-			return nil, q.s.translate(fmt.Errorf("list provider credentials: %w", err))
+			return nil, "", q.s.translate(fmt.Errorf("list provider credentials: %w", err))
 		}
 		out = append(out, *c)
 	}
-	return out, q.s.translate(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, "", q.s.translate(err)
+	}
+	next := ""
+	if len(out) > p.Limit {
+		out = out[:p.Limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].Provider))
+	}
+	return out, next, nil
+}
+
+// decodeProviderCursor reads a provider-list cursor: the name of the last
+// provider of the previous page (unique per organization), encoded like
+// the keyset cursors of encodeCursor.
+func decodeProviderCursor(c string) (string, error) {
+	bad := domain.Errorf(domain.ECodeBadRequest, "invalid page cursor")
+	if len(c) > 200 {
+		return "", bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+		return "", bad
+	}
+	return string(b), nil
 }
 
 func (q *queries) DeleteProviderCredential(provider string) error {

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -45,9 +47,9 @@ func testSessions(t *testing.T, s domain.Store) {
 		if g1.IPAddress != "203.0.113.7" || !g1.Active(now) {
 			t.Errorf("session = %+v", g1)
 		}
-		list, err := q.ListSessions(f.Admin.ID)
-		if len(list) != 2 {
-			t.Errorf("ListSessions = %d", len(list))
+		list, next, err := q.ListSessions(f.Admin.ID, domain.Page{})
+		if len(list) != 2 || next != "" {
+			t.Errorf("ListSessions = %d, next %q", len(list), next)
 		}
 		return err
 	})
@@ -64,12 +66,93 @@ func testSessions(t *testing.T, s domain.Store) {
 		if g1.RevokedReason != "logout" || g1.Active(now) {
 			t.Errorf("revoked session = %+v", g1)
 		}
-		list, err := q.ListSessions(f.Admin.ID)
+		list, _, err := q.ListSessions(f.Admin.ID, domain.Page{})
 		if len(list) != 0 {
 			t.Errorf("active sessions after revoking all = %d", len(list))
 		}
 		return err
 	})
+	t.Run("Paging", func(t *testing.T) { testSessionPaging(t, s) })
+}
+
+// testSessionPaging pages a user's active sessions newest first with ties
+// on created_at broken by id, skipping revoked, expired and other users'
+// sessions.
+func testSessionPaging(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "sess-page")
+	scope := domain.OrgScope(f.Org.ID)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	base := now.Add(-time.Hour)
+	other := &domain.User{ID: domain.NewID(domain.PrefixUser), Email: "other-" + f.Org.ID[4:12] + "@sess-page.example",
+		Username: "other-" + f.Org.ID[4:12], Role: domain.RoleViewer, IsActive: true}
+	// Offsets in seconds from base; three sessions share base+2s.
+	offsets := []int{3, 2, 2, 2, 1, 0}
+	var want []domain.Session
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		if err := tx.CreateUser(other); err != nil {
+			return err
+		}
+		for _, off := range offsets {
+			se := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID,
+				CreatedAt: base.Add(time.Duration(off) * time.Second), ExpiresAt: now.Add(time.Hour)}
+			if err := tx.CreateSession(se); err != nil {
+				return err
+			}
+			want = append(want, *se)
+		}
+		revoked := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID, CreatedAt: base.Add(2 * time.Second),
+			ExpiresAt: now.Add(time.Hour), RevokedAt: &now, RevokedReason: "logout"}
+		expired := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: f.Admin.ID, CreatedAt: base.Add(2 * time.Second),
+			ExpiresAt: now.Add(-time.Minute)}
+		theirs := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: other.ID, CreatedAt: base.Add(2 * time.Second),
+			ExpiresAt: now.Add(time.Hour)}
+		for _, se := range []*domain.Session{revoked, expired, theirs} {
+			if err := tx.CreateSession(se); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	sort.SliceStable(want, func(i, j int) bool {
+		if !want[i].CreatedAt.Equal(want[j].CreatedAt) {
+			return want[i].CreatedAt.After(want[j].CreatedAt)
+		}
+		return want[i].ID < want[j].ID
+	})
+	var got []string
+	cursor, pages := "", 0
+	for {
+		var list []domain.Session
+		var next string
+		mustRead(t, s, scope, func(q domain.Queries) error {
+			var err error
+			list, next, err = q.ListSessions(f.Admin.ID, domain.Page{Limit: 2, Cursor: cursor})
+			return err
+		})
+		pages++
+		if len(list) > 2 {
+			t.Fatalf("page %d has %d sessions, limit 2", pages, len(list))
+		}
+		for _, se := range list {
+			got = append(got, se.ID)
+		}
+		if next == "" || pages > 10 {
+			break
+		}
+		cursor = next
+	}
+	var wantIDs []string
+	for _, se := range want {
+		wantIDs = append(wantIDs, se.ID)
+	}
+	if !slices.Equal(got, wantIDs) || pages != 3 {
+		t.Errorf("paged sessions over %d pages = %v, want %v over 3", pages, got, wantIDs)
+	}
+	err := s.Read(ctx, scope, func(q domain.Queries) error {
+		_, _, err := q.ListSessions(f.Admin.ID, domain.Page{Cursor: "not-a-cursor!"})
+		return err
+	})
+	wantCode(t, err, domain.ECodeBadRequest)
 }
 
 func testSingleUseTokens(t *testing.T, s domain.Store) {

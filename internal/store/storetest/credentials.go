@@ -3,6 +3,8 @@ package storetest
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,12 +50,12 @@ func testProviderCredentials(t *testing.T, s domain.Store) {
 			!sameInstant(got.UpdatedAt, second.UpdatedAt) {
 			t.Errorf("get = %+v", got)
 		}
-		list, err := q.ListProviderCredentials()
+		list, next, err := q.ListProviderCredentials(domain.Page{})
 		if err != nil {
 			return err
 		}
-		if len(list) != 2 || list[0].Provider != "anthropic" || list[1].Provider != "openai" {
-			t.Errorf("list = %+v", list)
+		if len(list) != 2 || list[0].Provider != "anthropic" || list[1].Provider != "openai" || next != "" {
+			t.Errorf("list = %+v, next %q", list, next)
 		}
 		return nil
 	})
@@ -62,7 +64,7 @@ func testProviderCredentials(t *testing.T, s domain.Store) {
 	mustRead(t, s, scopeB, func(q domain.Queries) error {
 		_, err := q.GetProviderCredential("openai")
 		wantCode(t, err, domain.ECodeNotFound)
-		list, err := q.ListProviderCredentials()
+		list, _, err := q.ListProviderCredentials(domain.Page{})
 		if err != nil || len(list) != 0 {
 			t.Errorf("other org lists %+v, %v", list, err)
 		}
@@ -93,6 +95,68 @@ func testProviderCredentials(t *testing.T, s domain.Store) {
 		}
 		return nil
 	})
+	t.Run("Paging", func(t *testing.T) { testProviderCredentialPaging(t, s) })
+}
+
+// testProviderCredentialPaging pages an organization's credentials by
+// provider name, without another organization's.
+func testProviderCredentialPaging(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "creds-page")
+	g := NewFixture(t, s, "creds-page-other")
+	names := []string{"vllm", "anthropic", "ollama", "openai", "groq"}
+	for _, name := range names {
+		mustWrite(t, s, domain.OrgScope(f.Org.ID), func(tx domain.Tx) error {
+			_, err := tx.PutProviderCredential(&domain.ProviderCredential{Provider: name, StoredKey: "v1:k1:" + name, CreatedBy: f.Admin.ID})
+			return err
+		})
+	}
+	// The other organization's "mistral" sorts between f's names.
+	mustWrite(t, s, domain.OrgScope(g.Org.ID), func(tx domain.Tx) error {
+		_, err := tx.PutProviderCredential(&domain.ProviderCredential{Provider: "mistral", StoredKey: "v1:k1:m", CreatedBy: g.Admin.ID})
+		return err
+	})
+	var got []string
+	cursor, pages := "", 0
+	for {
+		var list []domain.ProviderCredential
+		var next string
+		mustRead(t, s, domain.OrgScope(f.Org.ID), func(q domain.Queries) error {
+			var err error
+			list, next, err = q.ListProviderCredentials(domain.Page{Limit: 2, Cursor: cursor})
+			return err
+		})
+		pages++
+		if len(list) > 2 {
+			t.Fatalf("page %d has %d credentials, limit 2", pages, len(list))
+		}
+		for _, c := range list {
+			got = append(got, c.Provider)
+		}
+		if next == "" || pages > 10 {
+			break
+		}
+		cursor = next
+	}
+	want := slices.Clone(names)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || pages != 3 {
+		t.Errorf("paged providers over %d pages = %v, want %v over 3", pages, got, want)
+	}
+	// An exact page ends without a cursor.
+	mustRead(t, s, domain.OrgScope(f.Org.ID), func(q domain.Queries) error {
+		list, next, err := q.ListProviderCredentials(domain.Page{Limit: len(names)})
+		if err == nil && (len(list) != len(names) || next != "") {
+			t.Errorf("one exact page = %d, next %q", len(list), next)
+		}
+		return err
+	})
+	for _, bad := range []string{"not-a-cursor!", strings.Repeat("A", 201)} {
+		err := s.Read(ctx, domain.OrgScope(f.Org.ID), func(q domain.Queries) error {
+			_, _, err := q.ListProviderCredentials(domain.Page{Cursor: bad})
+			return err
+		})
+		wantCode(t, err, domain.ECodeBadRequest)
+	}
 }
 
 func testProviderCredentialConcurrentPuts(t *testing.T, s domain.Store) {
@@ -127,7 +191,7 @@ func testProviderCredentialConcurrentPuts(t *testing.T, s domain.Store) {
 		t.Errorf("%d writers created the credential, want 1", creators)
 	}
 	mustRead(t, s, scope, func(q domain.Queries) error {
-		list, err := q.ListProviderCredentials()
+		list, _, err := q.ListProviderCredentials(domain.Page{})
 		if err == nil && len(list) != 1 {
 			t.Errorf("concurrent puts left %d rows", len(list))
 		}
