@@ -177,7 +177,7 @@ func (s *Server) registerExecutionRoutes() {
 		})
 
 	type listRequest struct {
-		pageQuery
+		PageQuery
 		WorkflowID string    `query:"workflow_id" maxLength:"64"`
 		Status     string    `query:"status" enum:"pending,running,succeeded,failed,cancelled,"`
 		Trigger    string    `query:"trigger" enum:"manual,schedule,workflow,"`

@@ -59,6 +59,11 @@ type pageQuery struct {
 
 func (q pageQuery) page() domain.Page { return domain.Page{Limit: q.Limit, Cursor: q.Cursor} }
 
+// PageQuery is pageQuery for embedding in a route's input: huma reads the
+// fields of exported embedded structs only, so an embedded pageQuery would
+// silently drop limit and cursor.
+type PageQuery = pageQuery
+
 func (s *Server) registerTenancyRoutes() {
 	s.registerCatalogRoutes()
 	s.registerOrgRoutes()

@@ -18,7 +18,7 @@ type userBody struct {
 func (s *Server) registerUserRoutes() {
 	tags := []string{"Users"}
 	type userListRequest struct {
-		pageQuery
+		PageQuery
 		Role   string `query:"role" enum:"admin,developer,operator,viewer,"`
 		TeamID string `query:"team_id" maxLength:"64"`
 		Active string `query:"active" enum:"true,false," doc:"Only active (true) or deactivated (false) users"`
