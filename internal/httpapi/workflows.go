@@ -12,6 +12,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/workflow"
 )
@@ -227,13 +228,11 @@ const (
 )
 
 // stepTimeoutHorizon bounds node timeouts below RESCUE_AFTER, so a slow step
-// finishes or fails before the queue hands it to another worker.
+// finishes or fails before the queue hands it to another worker. It is the
+// cap the engine and the agent runtime stop steps at: what validates is
+// never cut.
 func (s *Server) stepTimeoutHorizon() time.Duration {
-	h := s.cfg.RescueAfter - 30*time.Second
-	if h < 30*time.Second {
-		h = 30 * time.Second
-	}
-	return h
+	return agent.MaxStepTimeout(s.cfg.RescueAfter)
 }
 
 // definitionLimits are the validation limits for an organization.
