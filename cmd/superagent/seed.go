@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/engine"
 	"github.com/superagent-hq/superagent/internal/workflow"
@@ -480,7 +481,7 @@ func (s *seeder) workflow(dw demoWorkflow) (*domain.Workflow, error) {
 		return found, nil
 	}
 
-	horizon := max(s.a.cfg.RescueAfter-30*time.Second, 30*time.Second)
+	horizon := agent.MaxStepTimeout(s.a.cfg.RescueAfter)
 	limits := workflow.NewLimits(s.a.cfg.MaxAgentsPerWorkflow, string(s.org.Plan), s.org.Limits.MaxAgentsPerWorkflow, horizon)
 	def := dw.def
 	def.Nodes = slices.Clone(def.Nodes)
