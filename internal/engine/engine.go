@@ -5,7 +5,7 @@
 // once, fan-in is race-free, and nothing runs without a committed job. A
 // worker that dies mid-step loses nothing: River hands the job to another
 // worker after the rescue horizon and the step runs again; steps that
-// completed never run again. See docs/adr/0004-durable-execution.md.
+// completed never run again. See docs/adr/0005-durable-execution.md.
 package engine
 
 import (

@@ -2,7 +2,7 @@
 // On PostgreSQL River works through database/sql (so jobs are inserted in
 // the same *sql.Tx as the rows they act on) and listens for wake-ups on a
 // small pgx pool; on SQLite it shares the store's single writer connection
-// and polls. See docs/adr/0003-job-queue.md.
+// and polls. See docs/adr/0003-job-queue-in-the-store-transaction.md.
 package queue
 
 import (

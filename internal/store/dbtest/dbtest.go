@@ -240,5 +240,6 @@ func schemaHash() string {
 		return nil
 	})
 	h.Write([]byte(queue.SchemaTag()))
+	h.Write([]byte(sqlstore.GrantsTag()))
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }

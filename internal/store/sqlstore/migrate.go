@@ -110,7 +110,19 @@ func grantAppRole(ctx context.Context, db *sql.DB, appRole string) error {
 	if err := db.QueryRowContext(ctx, "SELECT quote_ident($1)", appRole).Scan(&ident); err != nil {
 		return fmt.Errorf("grant privileges: %w", err)
 	}
-	stmts := []string{
+	stmts := appRoleGrants(ident)
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("grant privileges (%s): %w", strings.SplitN(s, " TO ", 2)[0], err)
+		}
+	}
+	return nil
+}
+
+// appRoleGrants are the statements granting ident (a quoted role name)
+// the application's privileges.
+func appRoleGrants(ident string) []string {
+	return []string{
 		"GRANT USAGE ON SCHEMA public TO " + ident,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + ident,
 		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO " + ident,
@@ -121,13 +133,11 @@ func grantAppRole(ctx context.Context, db *sql.DB, appRole string) error {
 		"GRANT EXECUTE ON FUNCTION audit_prune(timestamptz) TO " + ident,
 		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO " + ident,
 	}
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("grant privileges (%s): %w", strings.SplitN(s, " TO ", 2)[0], err)
-		}
-	}
-	return nil
 }
+
+// GrantsTag identifies the application role's privileges, for caches of
+// migrated databases (the test suite's templates) to notice a change.
+func GrantsTag() string { return strings.Join(appRoleGrants("app"), ";") }
 
 // MigrationStatus reports the applied and latest versions of our schema.
 func MigrationStatus(ctx context.Context, kind string, db *sql.DB) (current, latest int64, err error) {
