@@ -32,17 +32,8 @@ func (s *Service) startMFAChallenge(ctx context.Context, u *domain.User, newHash
 	return &MFARequiredError{Token: plain, ExpiresIn: int(MFAChallengeTTL.Seconds())}
 }
 
-// lookupToken finds an unused, unexpired one-time token of the purpose.
-func (s *Service) lookupToken(ctx context.Context, plain, prefix string, purpose domain.TokenPurpose) (*domain.OneTimeToken, error) {
-	t, _, err := s.findToken(ctx, plain, prefix, purpose)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// redeemToken is lookupToken for a flow whose refusals are audited: a
-// refused token is recorded as action (a failure) with the reason, in the
+// redeemToken finds an unused, unexpired one-time token of the purpose for
+// a flow whose refusals are audited: a refused token is recorded as action (a failure) with the reason, in the
 // organization of the token's user when the token exists, else in the
 // installation chain. The token itself never goes into the row.
 func (s *Service) redeemToken(ctx context.Context, plain, prefix string, purpose domain.TokenPurpose, action string, m Meta) (*domain.OneTimeToken, error) {
