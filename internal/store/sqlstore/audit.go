@@ -16,6 +16,11 @@ import (
 // is locked (FOR UPDATE on PostgreSQL; SQLite's single writer already
 // serialises), the rows are linked to it, and the head moves. Concurrent
 // writers queue on the head, so a chain never forks.
+// auditRowsPerInsert bounds one INSERT's rows (17 parameters each): far
+// below PostgreSQL's 65,535 parameters per statement, and SQLite binds a
+// long statement's parameters slowly.
+const auditRowsPerInsert = 100
+
 func (t *tx) appendAudit() error {
 	if len(t.audits) == 0 || t.s.auditOff {
 		return nil
@@ -43,37 +48,43 @@ func (t *tx) appendAudit() error {
 			Scan(&seq, &hash); err != nil {
 			return t.s.translate(err)
 		}
-		var a argList
-		var values []string
-		for _, ev := range byOrg[org] {
-			if ev.ID == "" {
-				ev.ID = domain.NewID(domain.PrefixAudit)
+		evs := byOrg[org]
+		for start := 0; start < len(evs); start += auditRowsPerInsert {
+			end := min(start+auditRowsPerInsert, len(evs))
+			var a argList
+			var values []string
+			for _, ev := range evs[start:end] {
+				if ev.ID == "" {
+					ev.ID = domain.NewID(domain.PrefixAudit)
+				}
+				ev.CreatedAt = t.now
+				audit.Normalize(ev)
+				details := audit.CanonicalDetails(ev.Details)
+				audit.Link(ev, details, seq, hash)
+				values = append(values, "("+strings.Join([]string{a.add(ev.ID), a.add(ev.OrgID), a.add(ev.Seq), a.add(ev.UserID),
+					a.add(ev.APIKeyID), a.add(ev.Action), a.add(ev.ResourceType), a.add(ev.ResourceID), a.add(details),
+					a.add(ev.IPAddress), a.add(ev.UserAgent), a.add(ev.RequestID), a.add(ev.Success), a.add(ev.ErrorMessage),
+					a.add(ev.CreatedAt), a.add(ev.PrevHash), a.add(ev.Hash)}, ", ")+")")
+				seq, hash = ev.Seq, ev.Hash
 			}
-			ev.CreatedAt = t.now
-			audit.Normalize(ev)
-			details := audit.CanonicalDetails(ev.Details)
-			audit.Link(ev, details, seq, hash)
-			values = append(values, "("+strings.Join([]string{a.add(ev.ID), a.add(ev.OrgID), a.add(ev.Seq), a.add(ev.UserID),
-				a.add(ev.APIKeyID), a.add(ev.Action), a.add(ev.ResourceType), a.add(ev.ResourceID), a.add(details),
-				a.add(ev.IPAddress), a.add(ev.UserAgent), a.add(ev.RequestID), a.add(ev.Success), a.add(ev.ErrorMessage),
-				a.add(ev.CreatedAt), a.add(ev.PrevHash), a.add(ev.Hash)}, ", ")+")")
-			seq, hash = ev.Seq, ev.Hash
-		}
-		insert := `INSERT INTO audit_logs (id, org_id, seq, user_id, api_key_id, action, resource_type, resource_id, details,
+			insert := `INSERT INTO audit_logs (id, org_id, seq, user_id, api_key_id, action, resource_type, resource_id, details,
 			ip_address, user_agent, request_id, success, error_message, created_at, prev_hash, hash) VALUES ` + strings.Join(values, ", ")
-		if t.d.name == KindPostgres {
-			// Rows and the head's move in one round trip, while the lock is held.
-			if _, err := t.exec(`WITH rows AS (`+insert+`) UPDATE audit_chain_heads SET seq = `+a.add(seq)+`, hash = `+
-				a.add(hash)+` WHERE org_id = `+a.add(org), a.args...); err != nil {
+			if end == len(evs) && t.d.name == KindPostgres {
+				// The last rows and the head's move in one round trip, while the lock is held.
+				if _, err := t.exec(`WITH rows AS (`+insert+`) UPDATE audit_chain_heads SET seq = `+a.add(seq)+`, hash = `+
+					a.add(hash)+` WHERE org_id = `+a.add(org), a.args...); err != nil {
+					return err
+				}
+				break
+			}
+			if _, err := t.exec(insert, a.args...); err != nil {
 				return err
 			}
-			continue
-		}
-		if _, err := t.exec(insert, a.args...); err != nil {
-			return err
-		}
-		if _, err := t.exec(`UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE org_id = $1`, org, seq, hash); err != nil {
-			return err
+			if end == len(evs) {
+				if _, err := t.exec(`UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE org_id = $1`, org, seq, hash); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

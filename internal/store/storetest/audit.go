@@ -208,3 +208,26 @@ func testAuditRetention(t *testing.T, s domain.Store) {
 		t.Errorf("checked %d + removed %d != 5 rows written", checked, removed)
 	}
 }
+
+// testAuditManyRows: one transaction appending more rows than one
+// statement can carry on PostgreSQL (65,535 parameters, 17 a row) links
+// them all into an intact chain, and the next transaction continues it.
+func testAuditManyRows(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "bulkaudit")
+	scope := domain.OrgScope(f.Org.ID)
+	const n = 4000
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		for i := range n {
+			tx.Audit(domain.AuditEvent{UserID: f.Admin.ID, Action: "user.updated", ResourceType: "user",
+				ResourceID: fmt.Sprintf("usr_%d", i), Success: true})
+		}
+		return nil
+	})
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		tx.Audit(domain.AuditEvent{UserID: f.Admin.ID, Action: "team.created", Success: true})
+		return nil
+	})
+	if brk, checked := VerifyChain(t, s, f.Org.ID); brk != nil || checked != n+1 {
+		t.Fatalf("verify = %+v after %d rows, want intact after %d", brk, checked, n+1)
+	}
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"APIKeys", testAPIKeys},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"AuditChain", testAuditChain},
+		{"AuditManyRows", testAuditManyRows},
 		{"AuditRollsBackWithChange", testAuditRollsBack},
 		{"AuditConcurrentWriters", testAuditConcurrent},
 		{"AuditFilters", testAuditFilters},
