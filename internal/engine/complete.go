@@ -118,20 +118,29 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
 			CreatedAt: finished, Data: mustJSON(done)})
 
-		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes, inline, t.job.ID)
+		ready, skipped, joined, err := e.resolveEdges(tx, exe, st.c, outcomes, inline, t.job.ID)
 		if err != nil {
 			return err
+		}
+		runNext, nextNodes := inline, nodes
+		if joined != "" {
+			// This step resolved the last edge of a fast join: the job owns
+			// it and runs it next, with every parent's output.
+			if nextNodes, err = completedOutputs(tx, exe.ID); err != nil {
+				return err
+			}
+			runNext = joined
 		}
 		for _, id := range skipped {
 			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepSkipped, NodeID: id, CreatedAt: tx.Now()})
 		}
 		jobs := make([]river.InsertManyParams, 0, len(ready))
 		for _, id := range ready {
-			if id == inline {
-				nodes[a.NodeID] = res.Output
+			if id == runNext {
+				nextNodes[a.NodeID] = res.Output
 				next = &continuation{
 					t:  &ticket{job: t.job, a: StepArgs{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: id, Priority: a.Priority}, attempt: 1},
-					st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nodes},
+					st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nextNodes},
 				}
 				continue
 			}
@@ -186,28 +195,37 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 // incoming edges are all resolved is ready when one holds, and is skipped
 // otherwise — and a skipped node resolves its own outgoing edges as not
 // holding, so skip propagates. It returns ready and skipped node ids.
-func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, inline string, jobID int64) (ready, skipped []string, err error) {
+//
+// With no inline successor chosen, the job offers to own each fast join
+// (a node with several parents) it resolves: the store records the owner
+// only when that edge is the join's last and makes it ready, and then
+// joined names it (one at most), for the job to run next.
+func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, inline string, jobID int64) (ready, skipped []string, joined string, err error) {
 	for len(outcomes) > 0 {
 		o := outcomes[0]
 		outcomes = outcomes[1:]
 		var owner int64
-		if o.to == inline {
+		offer := inline == "" && joined == "" && len(c.graph.Incoming(o.to)) > 1 && fastKind(c.nodes[o.to])
+		if o.to == inline || offer {
 			owner = jobID
 		}
 		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds, owner)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		if pending > 0 {
 			continue
 		}
 		if holding > 0 {
 			ready = append(ready, o.to)
+			if offer {
+				joined = o.to
+			}
 			continue
 		}
 		now := tx.Now()
 		if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: o.to, Status: domain.StepSkipped, FinishedAt: &now}); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		exe.NodesDone++
 		skipped = append(skipped, o.to)
@@ -215,7 +233,7 @@ func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, 
 			outcomes = append(outcomes, edgeOutcome{from: o.to, to: ed.To, holds: false})
 		}
 	}
-	return ready, skipped, nil
+	return ready, skipped, joined, nil
 }
 
 // completedOutputs reads the outputs of an execution's completed steps.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
+	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
 
 func eachKind(t *testing.T, fn func(t *testing.T, kind string)) {
@@ -85,7 +86,26 @@ func TestFanOutFanIn(t *testing.T) {
 		if s := h.steps(exe.ID)["join"]; s.Status != domain.StepCompleted || s.Attempts != 1 {
 			t.Errorf("join = %+v", s)
 		}
+		// The start's job runs one branch itself and queues four; the
+		// branch that resolves the join's last edge runs the join too.
+		if n := h.jobsOf(exe.ID); n != 5 {
+			t.Errorf("%d queue jobs for 7 steps, want 5 (the join runs in the job of its last parent)", n)
+		}
 	})
+}
+
+// jobsOf counts the queue jobs inserted for an execution's steps.
+func (h *harness) jobsOf(executionID string) int {
+	h.t.Helper()
+	q := `SELECT count(*) FROM river_job WHERE kind = 'superagent.step' AND args->>'execution_id' = $1`
+	if h.db.Kind == sqlstore.KindSQLite {
+		q = `SELECT count(*) FROM river_job WHERE kind = 'superagent.step' AND json_extract(args, '$.execution_id') = $1`
+	}
+	var n int
+	if err := h.store.DB().QueryRow(q, executionID).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
 }
 
 func TestDiamondWithFalseConditionAndSkipPropagation(t *testing.T) {
