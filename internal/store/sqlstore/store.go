@@ -81,14 +81,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 				return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 			}
 		}
-		w, err := sql.Open("sqlite", SQLiteDSN(o.Path, false))
+		w, err := openSQLite(SQLiteDSN(o.Path, false))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", o.Path, err)
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
 		w.SetConnMaxLifetime(0)
-		r, err := sql.Open("sqlite", SQLiteDSN(o.Path, true))
+		r, err := openSQLite(SQLiteDSN(o.Path, true))
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", o.Path, err)
