@@ -92,6 +92,26 @@ func (s *Server) checkAgent(org *domain.Organization, n domain.Node) []domain.Fi
 	return out
 }
 
+// agentDefinition is a library agent as a one-node workflow.
+func agentDefinition(n domain.Node) *domain.Definition {
+	n.ID = libraryNodeID
+	return &domain.Definition{Nodes: []domain.Node{n}}
+}
+
+// checkAgentTools reports the agent's workflow tools that name a workflow
+// an agent of team teamID may not call (workflow.CheckWorkflowTools): one
+// of another team, or, for an organization-wide agent, any team's. The
+// workflows named are in c.called. Pointers are into the agent body.
+func checkAgentTools(c *workflowContext, teamID string, n domain.Node) []domain.FieldError {
+	var out []domain.FieldError
+	for _, p := range workflow.CheckWorkflowTools(agentDefinition(n), teamID, c.called) {
+		if ptr, ok := strings.CutPrefix(p.Pointer, "/agents/0"); ok {
+			out = append(out, domain.FieldError{Pointer: ptr, Message: p.Message})
+		}
+	}
+	return out
+}
+
 // contextProblem reports whether a problem depends on the workflow a
 // library agent is used in.
 func contextProblem(ptr, msg string) bool {
@@ -134,14 +154,19 @@ func (s *Server) registerAgentRoutes() {
 				if in.Body.TeamID != nil {
 					team = append(team, *in.Body.TeamID)
 				}
-				c, err = loadWorkflowContext(q, p, nil, team...)
-				return err
+				if c, err = loadWorkflowContext(q, p, nil, team...); err != nil {
+					return err
+				}
+				return c.loadCalled(q, agentDefinition(in.Body.node()))
 			})
 			if err != nil {
 				return nil, err
 			}
 			node := in.Body.node()
 			teamID, problems := chooseTeam(p, c, in.Body.TeamID, "agent")
+			if len(problems) == 0 {
+				problems = checkAgentTools(c, teamID, node)
+			}
 			if problems = append(problems, s.checkAgent(c.org, node)...); len(problems) > 0 {
 				return nil, invalidAgent(problems)
 			}
@@ -235,14 +260,19 @@ func (s *Server) registerAgentRoutes() {
 				if in.Body.TeamID != nil {
 					team = append(team, *in.Body.TeamID)
 				}
-				c, err = loadWorkflowContext(q, p, nil, team...)
-				return err
+				if c, err = loadWorkflowContext(q, p, nil, team...); err != nil {
+					return err
+				}
+				return c.loadCalled(q, agentDefinition(in.Body.node()))
 			})
 			if err != nil {
 				return nil, err
 			}
 			node := in.Body.node()
 			teamID, problems := moveTeam(p, c, cur.TeamID, in.Body.TeamID, "agent")
+			if len(problems) == 0 {
+				problems = checkAgentTools(c, teamID, node)
+			}
 			if problems = append(problems, s.checkAgent(c.org, node)...); len(problems) > 0 {
 				return nil, invalidAgent(problems)
 			}

@@ -1002,11 +1002,18 @@ func (s *Server) rollbackWorkflow(ctx context.Context, id string, target, expect
 	var cur *domain.Workflow
 	var old *domain.WorkflowVersion
 	var org *domain.Organization
+	// called: the workflows the old version's workflow tools name, as
+	// they are now, so that a rollback cannot restore a call this
+	// workflow's team may no longer make.
+	called := &workflowContext{called: map[string]*workflow.CalledWorkflow{}}
 	err := s.store.Read(ctx, scope, func(q domain.Queries) (err error) {
 		if cur, err = q.GetWorkflow(id); err != nil {
 			return err
 		}
 		if old, err = q.GetWorkflowVersion(id, target); err != nil {
+			return err
+		}
+		if err = called.loadCalled(q, &old.Resolved); err != nil {
 			return err
 		}
 		org, err = q.GetOrganization(p.OrgID)
@@ -1027,7 +1034,9 @@ func (s *Server) rollbackWorkflow(ctx context.Context, id string, target, expect
 	case target == cur.Version:
 		return nil, domain.Errorf(domain.ECodeConflict, "version %d is already the latest version", target)
 	}
-	if problems := workflow.Validate(&old.Resolved, s.definitionLimits(org)); len(problems) > 0 {
+	problems := workflow.Validate(&old.Resolved, s.definitionLimits(org))
+	problems = append(problems, workflow.CheckWorkflowTools(&old.Resolved, cur.TeamID, called.called)...)
+	if len(problems) > 0 {
 		return nil, domain.Invalid(fmt.Sprintf("version %d cannot be restored: it no longer passes validation (pointers are into that version's definition)", target), problems...)
 	}
 	next := *cur
