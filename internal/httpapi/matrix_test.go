@@ -27,6 +27,21 @@ type matrixWorld struct {
 	// hiddenTeam is a team of the own organization no fixture user
 	// belongs to: its objects are invisible to every role but admin.
 	hiddenTeam string
+	// who is the principal of the call being prepared; self is its
+	// stand-in account when the case has one (see matrixCase.self).
+	who  string
+	self *matrixSelf
+	hash string // of testPassword, for stand-in accounts
+}
+
+// matrixSelf is the account a call about the caller's own account is made
+// as, and the state prepared for it.
+type matrixSelf struct {
+	user     *domain.User
+	token    string
+	secret   string   // a started MFA enrolment's TOTP secret
+	recovery []string // recovery codes of a confirmed enrolment
+	session  string   // another session of user's, to end
 }
 
 // matrixCase says how to call one operation: its path parameters for an
@@ -35,6 +50,10 @@ type matrixWorld struct {
 type matrixCase struct {
 	params func(w *matrixWorld, f *orgFixture) map[string]string
 	body   func(w *matrixWorld, f *orgFixture) any
+	// self, when set, prepares the account a signed-in user calls the
+	// route as (a route that changes the caller's own account), so the
+	// call can succeed without disturbing the shared fixture users.
+	self func(w *matrixWorld, r domain.Role) *matrixSelf
 }
 
 // staticRoutes are plain handlers outside the OpenAPI document: the
@@ -103,39 +122,34 @@ func noID(*matrixWorld, *orgFixture) map[string]string { return nil }
 // accessMatrix lists every operation the server registers. Adding a route
 // without adding it here fails TestAccessMatrix.
 var accessMatrix = map[string]matrixCase{
-	"health":              {params: noID},
-	"ready":               {params: noID},
-	"register":            {params: noID, body: fixedBody(map[string]string{"email": "not-an-email"})},
-	"login":               {params: noID},
-	"mfa-verify":          {params: noID, body: fixedBody(map[string]string{"mfa_token": "x", "code": "1"})},
-	"refresh":             {params: noID, body: fixedBody(map[string]string{"refresh_token": "x"})},
-	"me":                  {params: noID},
-	"logout":              {params: noID},
-	"list-sessions":       {params: noID},
-	"end-session":         {params: id(func(*matrixWorld, *orgFixture) string { return "ses_unknown" })},
-	"verify-email":        {params: noID, body: fixedBody(map[string]string{"token": "x"})},
-	"resend-verification": {params: noID},
-	"forgot-password":     {params: noID, body: fixedBody(map[string]string{"email": "x@y.example"})},
-	"reset-password":      {params: noID, body: fixedBody(map[string]string{"token": "x", "password": "y"})},
-	"change-password":     {params: noID, body: fixedBody(map[string]string{"current_password": "wrong", "new_password": "whatever else"})},
-	"mfa-enroll":          {params: noID},
-	"mfa-confirm":         {params: noID, body: fixedBody(map[string]string{"code": "000000"})},
-	"mfa-disable":         {params: noID, body: fixedBody(map[string]string{"password": "x", "code": "0"})},
-	"accept-invitation":   {params: noID, body: fixedBody(map[string]string{"token": "x", "username": "abc", "password": "x"})},
-	"create-api-key":      {params: noID, body: fixedBody(map[string]any{"name": "k", "permissions": []string{"workflows.read"}})},
-	"list-api-keys":       {params: noID},
-	"revoke-api-key":      {params: id(freshAPIKey)},
-	"list-roles":          {params: noID},
-	"list-permissions":    {params: noID},
-	"get-org":             {params: noID},
-	"update-org":          {params: noID, body: fixedBody(map[string]any{"settings": map[string]any{"theme": "dark"}})},
-	"list-teams":          {params: noID},
-	"get-team":            {params: id(func(_ *matrixWorld, f *orgFixture) string { return f.team.ID })},
-	"create-team":         {params: noID, body: func(*matrixWorld, *orgFixture) any { return map[string]string{"name": domain.NewID("t")} }},
-	"update-team":         {params: id(freshTeam), body: fixedBody(map[string]string{"description": "d"})},
-	"delete-team":         {params: id(freshTeam)},
-	"list-users":          {params: noID},
-	"get-user":            {params: id(freshUser)},
+	"health":            {params: noID},
+	"ready":             {params: noID},
+	"register":          {params: noID, body: fixedBody(map[string]string{"email": "not-an-email"})},
+	"login":             {params: noID},
+	"mfa-verify":        {params: noID, body: fixedBody(map[string]string{"mfa_token": "x", "code": "1"})},
+	"refresh":           {params: noID, body: fixedBody(map[string]string{"refresh_token": "x"})},
+	"me":                {params: noID},
+	"logout":            {params: noID},
+	"list-sessions":     {params: noID},
+	"verify-email":      {params: noID, body: fixedBody(map[string]string{"token": "x"})},
+	"forgot-password":   {params: noID, body: fixedBody(map[string]string{"email": "x@y.example"})},
+	"reset-password":    {params: noID, body: fixedBody(map[string]string{"token": "x", "password": "y"})},
+	"mfa-enroll":        {params: noID},
+	"accept-invitation": {params: noID, body: fixedBody(map[string]string{"token": "x", "username": "abc", "password": "x"})},
+	"create-api-key":    {params: noID, body: fixedBody(map[string]any{"name": "k", "permissions": []string{"workflows.read"}})},
+	"list-api-keys":     {params: noID},
+	"revoke-api-key":    {params: id(freshAPIKey)},
+	"list-roles":        {params: noID},
+	"list-permissions":  {params: noID},
+	"get-org":           {params: noID},
+	"update-org":        {params: noID, body: fixedBody(map[string]any{"settings": map[string]any{"theme": "dark"}})},
+	"list-teams":        {params: noID},
+	"get-team":          {params: id(func(_ *matrixWorld, f *orgFixture) string { return f.team.ID })},
+	"create-team":       {params: noID, body: func(*matrixWorld, *orgFixture) any { return map[string]string{"name": domain.NewID("t")} }},
+	"update-team":       {params: id(freshTeam), body: fixedBody(map[string]string{"description": "d"})},
+	"delete-team":       {params: id(freshTeam)},
+	"list-users":        {params: noID},
+	"get-user":          {params: id(freshUser)},
 	"invite-user": {params: noID, body: func(*matrixWorld, *orgFixture) any {
 		return map[string]string{"email": strings.ToLower(domain.NewID("i")) + "@matrix.example", "role": "viewer"}
 	}},
@@ -281,6 +295,13 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 	t.Helper()
 	a := route.Access
 	tok := w.tokens[who]
+	w.who, w.self = who, nil
+	caller := w.own.users[domain.Role(who)]
+	if u, ok := w.own.users[domain.Role(who)]; ok && c.self != nil {
+		w.self = c.self(w, u.Role)
+		tok, caller = w.self.token, w.self.user
+	}
+	defer func() { w.who, w.self = "", nil }()
 	if route.OperationID == "logout" && who != "anonymous" && who != "api_key" {
 		// Logging out ends the session; use a throwaway one.
 		var out struct {
@@ -291,7 +312,7 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 		tok = out.AccessToken
 	}
 	var params map[string]string // of the last call
-	call := func(f *orgFixture) (int, string) {
+	prepare := func(f *orgFixture) (string, any) {
 		path := route.Path
 		params = c.params(w, f)
 		for k, v := range params {
@@ -306,6 +327,9 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 				body = map[string]any{}
 			}
 		}
+		return path, body
+	}
+	send := func(path string, body any) (int, string) {
 		if route.OperationID == "login" {
 			res, b := w.e.form(path, map[string][]string{"username": {"nobody@x.example"}, "password": {"wrong"}})
 			return res.StatusCode, string(b)
@@ -315,9 +339,13 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
+	call := func(f *orgFixture) (int, string) { return send(prepare(f)) }
 	name := fmt.Sprintf("%s %s as %s", route.Method, route.Path, who)
+	// Prepare first: the objects a case creates may write audit rows of
+	// their own before the call.
+	path, reqBody := prepare(w.own)
 	before := w.auditHead()
-	status, body := call(w.own)
+	status, body := send(path, reqBody)
 	switch {
 	case a.Public:
 		if status >= 500 {
@@ -336,7 +364,7 @@ func checkCall(t *testing.T, w *matrixWorld, route httpapi.Route, c matrixCase, 
 			t.Errorf("%s: %d, want the call to be allowed: %s", name, status, body)
 		}
 		if route.Method != http.MethodGet && status < 300 {
-			w.checkAudited(t, name, before, route, who, params, body)
+			w.checkAudited(t, name, before, route, who, caller, params, body)
 		}
 		if strings.Contains(route.Path, "{id}") && route.OperationID != "end-session" {
 			if s2, b2 := call(w.other); s2 != 404 {
@@ -426,7 +454,8 @@ func (w *matrixWorld) auditHead() int64 {
 // checkAudited asserts that a successful state change wrote exactly one
 // audit row, with the caller as actor, a successful outcome, and the
 // action and resource the route's entry in auditedRoutes names.
-func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, route httpapi.Route, who string, params map[string]string, body string) {
+func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, route httpapi.Route, who string, caller *domain.User,
+	params map[string]string, body string) {
 	t.Helper()
 	var rows []domain.AuditEvent
 	_ = w.e.store.Read(context.Background(), domain.OrgScope(w.own.org.ID), func(q domain.Queries) error {
@@ -444,8 +473,8 @@ func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, rout
 	}
 	r := rows[0]
 	wantUser := ""
-	if u, ok := w.own.users[domain.Role(who)]; ok {
-		wantUser = u.ID
+	if caller != nil {
+		wantUser = caller.ID
 	} else if who == "api_key" {
 		wantUser = w.own.users[domain.RoleAdmin].ID
 	}
@@ -475,7 +504,9 @@ func (w *matrixWorld) checkAudited(t *testing.T, name string, before int64, rout
 		_ = json.Unmarshal([]byte(body), &out)
 		wantID = out.ID
 	case idCaller:
-		wantID = w.own.users[domain.Role(who)].ID
+		if caller != nil {
+			wantID = caller.ID
+		}
 	case idOrg:
 		wantID = w.own.org.ID
 	case idNone:

@@ -23,7 +23,7 @@ func init() {
 			return map[string]string{"id": freshWorkflow(w, f), "version": "1"}
 		}},
 		"diff-workflow-versions": {params: id(freshWorkflow)},
-		"rollback-workflow":      {params: id(freshWorkflow), body: fixedBody(map[string]any{"version": 1})},
+		"rollback-workflow":      {params: id(freshWorkflowV2), body: fixedBody(map[string]any{"version": 1})},
 		"publish-workflow":       {params: id(freshWorkflow), body: fixedBody(map[string]any{"version": 1, "environment": "dev"})},
 		"export-workflow":        {params: id(freshWorkflow)},
 		"import-workflow":        {params: noID, body: func(*matrixWorld, *orgFixture) any { return wfBody("imported") }},
@@ -70,4 +70,20 @@ func freshSchedule(w *matrixWorld, f *orgFixture) string {
 		Timezone: "UTC", Active: true, NextRunAt: &next, CreatedBy: f.users[domain.RoleAdmin].ID}
 	matrixWrite(w, f, func(tx domain.Tx) error { return tx.CreateSchedule(sc) })
 	return sc.ID
+}
+
+// freshWorkflowV2 creates an organization-wide workflow in f and changes it
+// once, so it is at version 2 and can be rolled back to version 1.
+func freshWorkflowV2(w *matrixWorld, f *orgFixture) string {
+	id := freshWorkflow(w, f)
+	matrixWrite(w, f, func(tx domain.Tx) error {
+		wf, err := tx.GetWorkflow(id)
+		if err != nil {
+			return err
+		}
+		wf.Description = "changed"
+		return tx.UpdateWorkflow(wf, 1, &domain.WorkflowVersion{Name: wf.Name, Description: wf.Description, Definition: wf.Definition,
+			Resolved: wf.Definition, AuthorID: f.users[domain.RoleAdmin].ID, Message: "matrix change"})
+	})
+	return id
 }
