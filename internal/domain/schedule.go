@@ -27,7 +27,10 @@ type Schedule struct {
 	NextRunAt       *time.Time
 	LastRunAt       *time.Time
 	LastExecutionID string
-	CreatedBy       string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// LastError says why the last due time started no execution; empty
+	// when it started one.
+	LastError string
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

@@ -124,7 +124,7 @@ type ScheduleQueries interface {
 	// changed, deactivated or deleted meanwhile. It runs in the tenant scope
 	// of the schedule's organization, in the same transaction that creates
 	// the execution and enqueues its job, so each due time fires once.
-	ClaimSchedule(id string, expectedNextRunAt, newNextRunAt, lastRunAt time.Time, executionID string) (bool, error)
+	ClaimSchedule(id string, expectedNextRunAt, newNextRunAt, lastRunAt time.Time, executionID, lastError string) (bool, error)
 }
 
 // ExecutionQueries record executions. This is the minimal part the

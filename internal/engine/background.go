@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 
@@ -128,7 +129,7 @@ func (e *Engine) fire(ctx context.Context, s *domain.Schedule, now time.Time) (b
 		if run {
 			exeID = domain.NewID(domain.PrefixExecution)
 		}
-		won, err := tx.ClaimSchedule(s.ID, dueAt, next, now, exeID)
+		won, err := tx.ClaimSchedule(s.ID, dueAt, next, now, exeID, "")
 		if err != nil || !won {
 			return err
 		}
@@ -216,6 +217,22 @@ func cannotFire(err error) bool {
 	return true
 }
 
+// maxScheduleErrorBytes bounds the reason kept on the schedule; the audit
+// row keeps the details.
+const maxScheduleErrorBytes = 500
+
+// clipText cuts s to at most n bytes on a rune boundary.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // fireFailed moves a schedule past a due time that could not fire — its
 // last run is then that time with no execution — and records why in the
 // audit log (schedule.fire_failed), so it is not retried every tick and the
@@ -243,7 +260,7 @@ func (e *Engine) fireFailed(ctx context.Context, s *domain.Schedule, dueAt, next
 		details["next_run_at"] = next
 	}
 	return e.store.Write(ctx, domain.OrgScope(s.OrgID), func(tx domain.Tx) error {
-		won, err := tx.ClaimSchedule(s.ID, dueAt, next, now, "")
+		won, err := tx.ClaimSchedule(s.ID, dueAt, next, now, "", clipText(fmt.Sprint(details["reason"]), maxScheduleErrorBytes))
 		if err != nil || !won {
 			return err
 		}

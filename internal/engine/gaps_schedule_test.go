@@ -98,6 +98,9 @@ func checkFailedFiring(t *testing.T, h *harness, sc *domain.Schedule, reason str
 		t.Errorf("the schedule did not move on: next %v last %v execution %q", st.sched.NextRunAt, st.sched.LastRunAt,
 			st.sched.LastExecutionID)
 	}
+	if !strings.Contains(st.sched.LastError, reason) {
+		t.Errorf("the schedule's last error = %q, want the reason %q", st.sched.LastError, reason)
+	}
 	if len(st.failures) != 1 {
 		t.Fatalf("%d schedule.fire_failed rows, want 1", len(st.failures))
 	}

@@ -30,6 +30,7 @@ type ScheduleOut struct {
 	NextRunAt       *time.Time         `json:"next_run_at,omitempty"`
 	LastRunAt       *time.Time         `json:"last_run_at,omitempty"`
 	LastExecutionID string             `json:"last_execution_id,omitempty"`
+	LastError       string             `json:"last_error,omitempty" doc:"Why the last due time started no execution (details in the audit log as schedule.fire_failed)"`
 	CreatedBy       string             `json:"created_by"`
 	CreatedAt       time.Time          `json:"created_at"`
 	UpdatedAt       time.Time          `json:"updated_at"`
@@ -42,7 +43,7 @@ func scheduleOut(sc *domain.Schedule) ScheduleOut {
 	}
 	return ScheduleOut{ID: sc.ID, TeamID: sc.TeamID, WorkflowID: sc.WorkflowID, Name: sc.Name, CronExpression: sc.CronExpression,
 		Timezone: sc.Timezone, Input: input, Environment: sc.Environment, IsActive: sc.Active, NextRunAt: sc.NextRunAt,
-		LastRunAt: sc.LastRunAt, LastExecutionID: sc.LastExecutionID, CreatedBy: sc.CreatedBy, CreatedAt: sc.CreatedAt,
+		LastRunAt: sc.LastRunAt, LastExecutionID: sc.LastExecutionID, LastError: sc.LastError, CreatedBy: sc.CreatedBy, CreatedAt: sc.CreatedAt,
 		UpdatedAt: sc.UpdatedAt}
 }
 

@@ -10,14 +10,14 @@ import (
 )
 
 const scheduleColumns = `id, org_id, team_id, workflow_id, name, cron_expression, timezone, input, environment,
-	is_active, next_run_at, last_run_at, last_execution_id, created_by, created_at, updated_at`
+	is_active, next_run_at, last_run_at, last_execution_id, created_by, created_at, updated_at, last_error`
 
 func scanSchedule(row interface{ Scan(...any) error }) (*domain.Schedule, error) {
 	var s domain.Schedule
 	var env string
 	err := row.Scan(&s.ID, &s.OrgID, strCol{&s.TeamID}, &s.WorkflowID, &s.Name, &s.CronExpression, &s.Timezone,
 		rawJSON{&s.Input}, &env, &s.Active, nullTime{&s.NextRunAt}, nullTime{&s.LastRunAt}, &s.LastExecutionID,
-		&s.CreatedBy, utcTime{&s.CreatedAt}, utcTime{&s.UpdatedAt})
+		&s.CreatedBy, utcTime{&s.CreatedAt}, utcTime{&s.UpdatedAt}, &s.LastError)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +49,10 @@ func (q *queries) CreateSchedule(s *domain.Schedule) error {
 	}
 	s.OrgID, s.CreatedAt, s.UpdatedAt = org, q.now, q.now
 	_, err = q.exec(`INSERT INTO scheduled_executions (`+scheduleColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		s.ID, s.OrgID, nullString(s.TeamID), s.WorkflowID, s.Name, s.CronExpression, s.Timezone, inputJSON(s.Input),
 		string(s.Environment), s.Active, micro(s.NextRunAt), micro(s.LastRunAt), s.LastExecutionID, s.CreatedBy,
-		s.CreatedAt, s.UpdatedAt)
+		s.CreatedAt, s.UpdatedAt, s.LastError)
 	if err != nil {
 		return fmt.Errorf("create schedule %s: %w", s.ID, err)
 	}
@@ -172,17 +172,17 @@ func (q *queries) DueSchedules(now time.Time, limit int) ([]domain.Schedule, err
 // scheduleColumnsQualified is scheduleColumns for a query aliasing the table as s.
 const scheduleColumnsQualified = `s.id, s.org_id, s.team_id, s.workflow_id, s.name, s.cron_expression, s.timezone,
 	s.input, s.environment, s.is_active, s.next_run_at, s.last_run_at, s.last_execution_id, s.created_by,
-	s.created_at, s.updated_at`
+	s.created_at, s.updated_at, s.last_error`
 
-func (q *queries) ClaimSchedule(id string, expectedNextRunAt, newNextRunAt, lastRunAt time.Time, executionID string) (bool, error) {
+func (q *queries) ClaimSchedule(id string, expectedNextRunAt, newNextRunAt, lastRunAt time.Time, executionID, lastError string) (bool, error) {
 	org, err := q.org()
 	if err != nil {
 		return false, err
 	}
 	res, err := q.exec(`UPDATE scheduled_executions SET next_run_at = $4, last_run_at = $5, last_execution_id = $6,
-		updated_at = $7 WHERE org_id = $1 AND id = $2 AND is_active AND next_run_at = $3`,
+		updated_at = $7, last_error = $8 WHERE org_id = $1 AND id = $2 AND is_active AND next_run_at = $3`,
 		org, id, expectedNextRunAt.UTC().Truncate(time.Microsecond), micro(&newNextRunAt), micro(&lastRunAt),
-		executionID, q.now)
+		executionID, q.now, lastError)
 	if err != nil {
 		return false, fmt.Errorf("claim schedule %s: %w", id, err)
 	}

@@ -747,7 +747,7 @@ func testSchedules(t *testing.T, s domain.Store) {
 			err := s.Write(ctx, domain.OrgScope(dueList[1].OrgID), func(tx domain.Tx) error {
 				exe := &domain.Execution{ID: domain.NewID(domain.PrefixExecution), WorkflowID: w.ID, WorkflowVersion: 1,
 					Status: domain.ExecutionPending, Trigger: domain.TriggerSchedule, ScheduleID: sc.ID}
-				ok, err := tx.ClaimSchedule(sc.ID, *dueList[1].NextRunAt, later, due, exe.ID)
+				ok, err := tx.ClaimSchedule(sc.ID, *dueList[1].NextRunAt, later, due, exe.ID, "")
 				if err != nil || !ok {
 					return err
 				}
@@ -782,6 +782,38 @@ func testSchedules(t *testing.T, s domain.Store) {
 		}
 		return nil
 	})
+
+	// A due time that starts nothing records why; the next run that starts
+	// an execution clears it.
+	lastError := func() string {
+		var msg string
+		mustRead(t, s, scope, func(q domain.Queries) error {
+			got, err := q.GetSchedule(sc.ID)
+			msg = got.LastError
+			return err
+		})
+		return msg
+	}
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		ok, err := tx.ClaimSchedule(sc.ID, later, later.Add(time.Hour), later, "", "the monthly limit is reached")
+		if err == nil && !ok {
+			err = errors.New("failed firing not claimed")
+		}
+		return err
+	})
+	if msg := lastError(); msg != "the monthly limit is reached" {
+		t.Errorf("last error after a failed firing = %q", msg)
+	}
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		ok, err := tx.ClaimSchedule(sc.ID, later.Add(time.Hour), later.Add(2*time.Hour), later.Add(time.Hour), "exe_next", "")
+		if err == nil && !ok {
+			err = errors.New("run not claimed")
+		}
+		return err
+	})
+	if msg := lastError(); msg != "" {
+		t.Errorf("last error after a run = %q, want none", msg)
+	}
 
 	// Updating, deactivating and archiving stop a schedule from being due.
 	mustWrite(t, s, scope, func(tx domain.Tx) error {
@@ -914,7 +946,7 @@ func testWorkflowTenantIsolation(t *testing.T, s domain.Store) {
 		"delete agent":     func(tx domain.Tx) error { return tx.DeleteAgent(agent.ID) },
 		"delete schedule":  func(tx domain.Tx) error { return tx.DeleteSchedule(sc.ID) },
 		"claim schedule": func(tx domain.Tx) error {
-			ok, err := tx.ClaimSchedule(sc.ID, next, next.Add(time.Hour), next, "exe_x")
+			ok, err := tx.ClaimSchedule(sc.ID, next, next.Add(time.Hour), next, "exe_x", "")
 			if err == nil && ok {
 				return fmt.Errorf("claimed another organization's schedule")
 			}
