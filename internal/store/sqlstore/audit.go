@@ -232,16 +232,7 @@ func (q *queries) AuditChainOrgs() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, q.s.translate(err)
-		}
-		out = append(out, id)
-	}
-	return out, q.s.translate(rows.Err())
+	return q.textColumn(rows)
 }
 
 func (q *queries) PruneAudit(cutoff time.Time) (int64, error) {

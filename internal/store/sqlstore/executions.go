@@ -230,16 +230,7 @@ func (q *queries) OrgsWithPendingExecutions(limit int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, q.s.translate(err)
-		}
-		out = append(out, id)
-	}
-	return out, q.s.translate(rows.Err())
+	return q.textColumn(rows)
 }
 
 const stepColumns = `id, org_id, execution_id, node_id, node_type, status, pending_parents, holding_parents, owner_job, attempts,
@@ -388,16 +379,7 @@ func (q *queries) OwnedSteps(executionID string, ownerJob int64) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, q.s.translate(err)
-		}
-		out = append(out, id)
-	}
-	return out, q.s.translate(rows.Err())
+	return q.textColumn(rows)
 }
 
 func (q *queries) ReleaseStep(executionID, nodeID string) error {

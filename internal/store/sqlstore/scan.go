@@ -162,3 +162,17 @@ func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
 }
+
+// textColumn reads a one-column result of text values and closes rows.
+func (q *queries) textColumn(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, q.s.translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, q.s.translate(rows.Err())
+}
