@@ -70,20 +70,11 @@ func TestFanInStress(t *testing.T) {
 	}
 }
 
-// setLimits raises the organization's concurrency and monthly limits.
+// setLimits raises the organization's concurrency limit and puts its
+// monthly limit out of reach.
 func setLimits(t *testing.T, h *harness, concurrent int) {
 	t.Helper()
-	err := h.store.Write(context.Background(), domain.OrgScope(h.fx.Org.ID), func(tx domain.Tx) error {
-		o, err := tx.GetOrganization(h.fx.Org.ID)
-		if err != nil {
-			return err
-		}
-		o.Limits.MaxConcurrentExecutions, o.Limits.MaxExecutionsPerMonth = concurrent, 1_000_000
-		return tx.UpdateOrganization(o)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setPlan(t, h, concurrent, 1_000_000)
 }
 
 // TestConcurrencyLimitQueuesExecutions: beyond the plan's concurrent
