@@ -28,8 +28,8 @@ const maxEventOutputBytes = 16 << 10
 // resolution of its outgoing edges (queueing children whose edges are all
 // resolved with at least one holding, skipping — transitively — those whose
 // edges all failed), and, when it was the last step, the execution's
-// output. All of it, and the job's completion, in one transaction under
-// the execution's row lock.
+// output. All of it, and the job's completion when it owns no other step,
+// in one transaction under the execution's row lock.
 func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *agent.StepResult,
 	started, finished time.Time, recordedStart bool) (*continuation, error) {
 	a := t.a
@@ -56,15 +56,6 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		}
 		outcomes = append(outcomes, edgeOutcome{from: a.NodeID, to: ed.To, holds: holds})
 	}
-	// The first holding edge to a fast successor with no other parent is
-	// certain to make it ready: this job will own it and run it next.
-	inline := ""
-	for _, o := range outcomes {
-		if o.holds && len(st.c.graph.Incoming(o.to)) == 1 && fastKind(st.c.nodes[o.to]) {
-			inline = o.to
-			break
-		}
-	}
 	output, _ := json.Marshal(res.Output)
 	var toolCalls json.RawMessage
 	if len(res.ToolCalls) > 0 {
@@ -73,11 +64,13 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	ended := false
 	var next *continuation
 	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+		ended, next = false, nil
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
 			return err
 		}
 		if exe.Final() {
+			// Ending cancelled every unfinished step, those this job owns too.
 			if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepCancelled}); err != nil {
 				return err
 			}
@@ -94,8 +87,11 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		if err != nil {
 			return err
 		}
-		if !won {
-			return t.finish(ctx, tx) // a duplicate delivery: the step already ended
+		if !won { // a duplicate delivery: the step already ended
+			if next = t.next(exe, st.c, st.input, nodes); next != nil {
+				return nil
+			}
+			return t.finish(ctx, tx)
 		}
 		exe.TokensIn += res.Usage.InputTokens
 		exe.TokensOut += res.Usage.OutputTokens
@@ -118,33 +114,32 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
 			CreatedAt: finished, Data: mustJSON(done)})
 
-		ready, skipped, joined, err := e.resolveEdges(tx, exe, st.c, outcomes, inline, t.job.ID)
+		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes, t.job.ID)
 		if err != nil {
 			return err
-		}
-		runNext, nextNodes := inline, nodes
-		if joined != "" {
-			// This step resolved the last edge of a fast join: the job owns
-			// it and runs it next, with every parent's output.
-			if nextNodes, err = completedOutputs(tx, exe.ID); err != nil {
-				return err
-			}
-			runNext = joined
 		}
 		for _, id := range skipped {
 			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepSkipped, NodeID: id, CreatedAt: tx.Now()})
 		}
+		// Fast steps made ready here are this job's to run (resolveEdges
+		// claimed them); the others get jobs of their own.
+		owned := &ticket{job: t.job, a: a, queue: append([]string(nil), t.queue...)}
+		nextNodes, fresh := nodes, false
 		jobs := make([]river.InsertManyParams, 0, len(ready))
 		for _, id := range ready {
-			if id == runNext {
-				nextNodes[a.NodeID] = res.Output
-				next = &continuation{
-					t:  &ticket{job: t.job, a: StepArgs{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: id, Priority: a.Priority}, attempt: 1},
-					st: &stepState{exe: exe, c: st.c, node: st.c.nodes[id], input: st.input, nodes: nextNodes},
-				}
+			if !fastKind(st.c.nodes[id]) {
+				jobs = append(jobs, stepJob(exe, st.c.nodes[id], a.Priority))
 				continue
 			}
-			jobs = append(jobs, stepJob(exe, st.c.nodes[id], a.Priority))
+			owned.queue = append(owned.queue, id)
+			if len(st.c.graph.Incoming(id)) > 1 && !fresh {
+				// A join reads every parent's output, some written by
+				// other jobs.
+				if nextNodes, err = completedOutputs(tx, exe.ID); err != nil {
+					return err
+				}
+				fresh = true
+			}
 		}
 		if err := e.insertJobs(ctx, tx, jobs); err != nil {
 			return err
@@ -174,8 +169,10 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 				return err
 			}
 		}
-		if next != nil {
-			return nil // the job carries on with the step it owns now
+		if !ended {
+			if next = owned.next(exe, st.c, st.input, nextNodes); next != nil {
+				return nil // the job carries on with a step it owns
+			}
 		}
 		return t.finish(ctx, tx)
 	})
@@ -196,36 +193,31 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 // otherwise — and a skipped node resolves its own outgoing edges as not
 // holding, so skip propagates. It returns ready and skipped node ids.
 //
-// With no inline successor chosen, the job offers to own each fast join
-// (a node with several parents) it resolves: the store records the owner
-// only when that edge is the join's last and makes it ready, and then
-// joined names it (one at most), for the job to run next.
-func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, inline string, jobID int64) (ready, skipped []string, joined string, err error) {
+// The job claims every fast target: the store records it as the owner
+// when the edge makes the target ready (its only parent's, or a join's
+// last), in the same statement.
+func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, jobID int64) (ready, skipped []string, err error) {
 	for len(outcomes) > 0 {
 		o := outcomes[0]
 		outcomes = outcomes[1:]
 		var owner int64
-		offer := inline == "" && joined == "" && len(c.graph.Incoming(o.to)) > 1 && fastKind(c.nodes[o.to])
-		if o.to == inline || offer {
+		if fastKind(c.nodes[o.to]) {
 			owner = jobID
 		}
 		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds, owner)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, err
 		}
 		if pending > 0 {
 			continue
 		}
 		if holding > 0 {
 			ready = append(ready, o.to)
-			if offer {
-				joined = o.to
-			}
 			continue
 		}
 		now := tx.Now()
 		if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: o.to, Status: domain.StepSkipped, FinishedAt: &now}); err != nil {
-			return nil, nil, "", err
+			return nil, nil, err
 		}
 		exe.NodesDone++
 		skipped = append(skipped, o.to)
@@ -233,7 +225,7 @@ func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, 
 			outcomes = append(outcomes, edgeOutcome{from: o.to, to: ed.To, holds: false})
 		}
 	}
-	return ready, skipped, joined, nil
+	return ready, skipped, nil
 }
 
 // completedOutputs reads the outputs of an execution's completed steps.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
@@ -86,10 +87,56 @@ func TestFanOutFanIn(t *testing.T) {
 		if s := h.steps(exe.ID)["join"]; s.Status != domain.StepCompleted || s.Attempts != 1 {
 			t.Errorf("join = %+v", s)
 		}
-		// The start's job runs one branch itself and queues four; the
-		// branch that resolves the join's last edge runs the join too.
+		// Every node is fast: the start's job owns the five branches it
+		// makes ready and the join the last of them makes ready, and runs
+		// them all.
+		if n := h.jobsOf(exe.ID); n != 1 {
+			t.Errorf("%d queue jobs for 7 fast steps, want 1", n)
+		}
+	})
+}
+
+// TestSlowBranchesRunInParallel: a fan-out to nodes that wait on the
+// outside world (here a mock model with latency) gives each branch a job
+// of its own, so the branches run at the same time; the fast join still
+// runs in the job of the branch that resolves its last edge.
+func TestSlowBranchesRunInParallel(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("slowfan")
+		nodes := []domain.Node{transform("start", "1")}
+		var edges []domain.Edge
+		for i := range 4 {
+			id := fmt.Sprintf("b%d", i)
+			nodes = append(nodes, mockLLM(id, domain.MockOptions{LatencyMS: 300}))
+			edges = append(edges, edge("start", id), edge(id, "join"))
+		}
+		nodes = append(nodes, transform("join", "nodes.start + 1"))
+		wf := h.workflow(domain.Definition{Nodes: nodes, Edges: edges})
+		exe := h.wait(h.start(wf, map[string]any{"word": "hi"}).ID)
+		if exe.Status != domain.ExecutionSucceeded || string(exe.Output) != "2" {
+			t.Fatalf("status %s, output %s: %s", exe.Status, exe.Output, exe.Error)
+		}
 		if n := h.jobsOf(exe.ID); n != 5 {
-			t.Errorf("%d queue jobs for 7 steps, want 5 (the join runs in the job of its last parent)", n)
+			t.Errorf("%d queue jobs, want 5 (the start's and one per slow branch)", n)
+		}
+		// Every branch started before any finished: they overlapped.
+		steps := h.steps(exe.ID)
+		var lastStart, firstEnd time.Time
+		for i := range 4 {
+			s := steps[fmt.Sprintf("b%d", i)]
+			if s.StartedAt == nil || s.FinishedAt == nil {
+				t.Fatalf("b%d = %+v", i, s)
+			}
+			if s.StartedAt.After(lastStart) {
+				lastStart = *s.StartedAt
+			}
+			if firstEnd.IsZero() || s.FinishedAt.Before(firstEnd) {
+				firstEnd = *s.FinishedAt
+			}
+		}
+		if !lastStart.Before(firstEnd) {
+			t.Errorf("the branches ran one after another: last start %s, first end %s", lastStart, firstEnd)
 		}
 	})
 }

@@ -78,17 +78,21 @@ func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 }
 
 // ticket is the step a worker is running and the queue job it holds. The
-// step is the job's own, or a successor the job owns (owner_job): a step
-// that became ready when its parent committed, run at once in the same
-// worker instead of waiting for the queue. The job stays running until the
-// chain it carries ends, and is completed in the transaction of the chain's
-// last step; if the worker dies, the queue rescues the job and it resumes
-// the steps it owns. So nothing runs without a committed job, and a step's
-// result and the ownership of the step it unblocks commit together.
+// step is the job's own, or a successor the job owns (owner_job): a fast
+// step that became ready when its parent committed, run in the same worker
+// instead of waiting for the queue. A job owns every fast step its steps
+// make ready (all branches of a fan-out, a join whose last edge it
+// resolved) and runs them one after another; it stays running until it
+// owns nothing more, and is completed in the transaction of its last
+// step. If the worker dies, the queue rescues the job and it resumes the
+// steps it owns. So nothing runs without a committed job, and a step's
+// result and the ownership of the steps it unblocks commit together.
 type ticket struct {
 	job     *river.Job[StepArgs]
 	a       StepArgs
 	attempt int
+	// queue holds the other steps the job owns, to run after this one.
+	queue []string
 }
 
 func jobTicket(job *river.Job[StepArgs]) *ticket {
@@ -104,20 +108,37 @@ func (t *ticket) finish(ctx context.Context, tx domain.Tx) error {
 	return err
 }
 
-// handOff gives an owned step a job of its own (runnable at the given
-// time) and ends the chain, in tx.
-func (e *Engine) handOff(ctx context.Context, tx domain.Tx, t *ticket, exe *domain.Execution, n *domain.Node, at time.Time) error {
-	if err := tx.ReleaseStep(t.a.ExecutionID, t.a.NodeID); err != nil {
-		return err
+// next is the continuation for the first step queued on t (nil when the
+// queue is empty): it runs with exe as last locked, and nodes, the outputs
+// of the completed steps it may read.
+func (t *ticket) next(exe *domain.Execution, c *compiled, input any, nodes map[string]any) *continuation {
+	if len(t.queue) == 0 {
+		return nil
 	}
-	j := stepJob(exe, n, t.a.Priority)
-	if at.After(time.Now()) {
-		j.InsertOpts.ScheduledAt = at
+	id := t.queue[0]
+	return &continuation{
+		t: &ticket{job: t.job, a: StepArgs{OrgID: t.a.OrgID, ExecutionID: t.a.ExecutionID, NodeID: id, Priority: t.a.Priority},
+			attempt: 1, queue: t.queue[1:]},
+		st: &stepState{exe: exe, c: c, node: c.nodes[id], input: input, nodes: nodes},
 	}
-	if err := e.insertJobs(ctx, tx, []river.InsertManyParams{j}); err != nil {
-		return err
+}
+
+// handOff gives owned steps jobs of their own (runnable at the given
+// time), in tx; the caller then finishes the job or carries on with what
+// it still owns.
+func (e *Engine) handOff(ctx context.Context, tx domain.Tx, exe *domain.Execution, c *compiled, ids []string, priority int, at time.Time) error {
+	jobs := make([]river.InsertManyParams, 0, len(ids))
+	for _, id := range ids {
+		if err := tx.ReleaseStep(exe.ID, id); err != nil {
+			return err
+		}
+		j := stepJob(exe, c.nodes[id], priority)
+		if at.After(time.Now()) {
+			j.InsertOpts.ScheduledAt = at
+		}
+		jobs = append(jobs, j)
 	}
-	return t.finish(ctx, tx)
+	return e.insertJobs(ctx, tx, jobs)
 }
 
 // stepState is what a step needs to run, read before it runs.
@@ -221,8 +242,8 @@ func (e *Engine) load(ctx context.Context, a StepArgs) (*stepState, error) {
 // their latency); in-process kinds record start and finish together.
 func slowKind(t domain.NodeType) bool { return t == domain.NodeLLM || t == domain.NodeHTTP }
 
-// inlineBudget bounds how long one job runs a chain of owned steps before
-// handing the next to the queue, so a long chain does not hold a worker.
+// inlineBudget bounds how long one job runs owned steps before handing
+// the rest to the queue, so a long chain does not hold a worker.
 // It counts commit waits too, and under load a short budget feeds on
 // itself: each hand-off is a job to insert, fetch and complete, which
 // slows the next commits and brings more hand-offs (at one second, a
@@ -272,14 +293,18 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			return e.store.Write(hctx, domain.OrgScope(next.t.a.OrgID), func(tx domain.Tx) error {
-				return e.handOff(hctx, tx, next.t, next.st.exe, next.st.node, time.Time{})
+				ids := append([]string{next.t.a.NodeID}, next.t.queue...)
+				if err := e.handOff(hctx, tx, next.st.exe, next.st.c, ids, next.t.a.Priority, time.Time{}); err != nil {
+					return err
+				}
+				return next.t.finish(hctx, tx)
 			})
 		}
 		t, st = next.t, next.st
 	}
 }
 
-// resume continues the first unfinished step a rescued job owned.
+// resume continues the unfinished steps a rescued job owned.
 func (e *Engine) resume(ctx context.Context, t *ticket) (*continuation, error) {
 	var owned []string
 	if err := e.store.Read(ctx, domain.OrgScope(t.a.OrgID), func(q domain.Queries) error {
@@ -295,7 +320,7 @@ func (e *Engine) resume(ctx context.Context, t *ticket) (*continuation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &continuation{t: &ticket{job: t.job, a: a, attempt: st.step.Attempts + 1}, st: st}, nil
+	return &continuation{t: &ticket{job: t.job, a: a, attempt: st.step.Attempts + 1, queue: owned[1:]}, st: st}, nil
 }
 
 // continuation is an owned successor to run next.
@@ -355,7 +380,7 @@ func (e *Engine) attempt(ctx context.Context, t *ticket, st *stepState) (*contin
 		}
 	}
 	if runErr != nil {
-		return nil, e.stepFailed(ctx, t, st, runErr, started, finished)
+		return e.stepFailed(ctx, t, st, runErr, started, finished)
 	}
 	return e.complete(ctx, t, st, res, started, finished, recordedStart)
 }
@@ -417,8 +442,10 @@ func (e *Engine) closeAfterEnd(ctx context.Context, t *ticket) error {
 }
 
 // stepFailed retries a retryable failure while attempts remain, and
-// otherwise fails the step and with it the execution.
-func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runErr error, started, finished time.Time) error {
+// otherwise fails the step and with it the execution. An owned step
+// retries under a job of its own while this job goes on with the rest it
+// owns (the continuation).
+func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runErr error, started, finished time.Time) (*continuation, error) {
 	a := t.a
 	attempt := t.attempt
 	se := asStepError(runErr)
@@ -428,10 +455,12 @@ func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runEr
 		if se.RetryAfter > next {
 			next = se.RetryAfter
 		}
-		if remaining := time.Until(*st.exe.DeadlineAt); st.exe.DeadlineAt != nil && next > remaining {
-			next = remaining
+		if st.exe.DeadlineAt != nil {
+			next = min(next, time.Until(*st.exe.DeadlineAt))
 		}
+		var cont *continuation
 		err := e.store.Write(ctx, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+			cont = nil
 			exe, err := tx.LockExecution(a.ExecutionID)
 			if err != nil {
 				return err
@@ -463,26 +492,31 @@ func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runEr
 			if err := tx.UpdateExecution(exe); err != nil {
 				return err
 			}
-			if t.owned() {
-				// An owned step retries under a job of its own.
-				return e.handOff(ctx, tx, t, exe, st.node, time.Now().Add(next))
+			if !t.owned() {
+				return nil
 			}
-			return nil
+			if err := e.handOff(ctx, tx, exe, st.c, []string{a.NodeID}, a.Priority, time.Now().Add(next)); err != nil {
+				return err
+			}
+			if cont = t.next(exe, st.c, st.input, st.nodes); cont != nil {
+				return nil
+			}
+			return t.finish(ctx, tx)
 		})
 		if errors.Is(err, errExecutionEnded) {
-			return e.closeAfterEnd(ctx, t)
+			return nil, e.closeAfterEnd(ctx, t)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.bus.EventsStored(a.ExecutionID)
 		if t.owned() {
-			return nil
+			return cont, nil
 		}
 		e.retryAt.Store(t.job.ID, time.Now().Add(next))
-		return fmt.Errorf("attempt %d of %d: %w", attempt, policy.MaxAttempts, runErr)
+		return nil, fmt.Errorf("attempt %d of %d: %w", attempt, policy.MaxAttempts, runErr)
 	}
-	return e.finalFailure(ctx, t, st, se, started, finished)
+	return nil, e.finalFailure(ctx, t, st, se, started, finished)
 }
 
 // chargePartial records what a failed attempt already spent (tokens of
