@@ -132,6 +132,12 @@ func appRoleGrants(ident string) []string {
 		"GRANT SELECT ON goose_db_version TO " + ident,
 		"GRANT EXECUTE ON FUNCTION audit_prune(timestamptz) TO " + ident,
 		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO " + ident,
+		// What the owner creates later outside our migrations (a River
+		// upgrade's tables, an operator's hotfix) is usable at once; the
+		// next migration run applies the revocations above again.
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + ident,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO " + ident,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO " + ident,
 	}
 }
 

@@ -104,3 +104,32 @@ func TestRowLevelSecurity(t *testing.T) {
 		tx.Rollback()
 	}
 }
+
+// TestDefaultPrivileges: a table the owning role creates after the
+// migrations (a River upgrade's, say) is usable by the application role
+// without another grant.
+func TestDefaultPrivileges(t *testing.T) {
+	t.Parallel()
+	db := dbtest.New(t, sqlstore.KindPostgres)
+	ctx := context.Background()
+	owner, err := sql.Open("pgx", db.OwnerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if _, err := owner.ExecContext(ctx, "CREATE TABLE later_table (id bigserial PRIMARY KEY, v text)"); err != nil {
+		t.Fatal(err)
+	}
+	app, err := sql.Open("pgx", db.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := app.ExecContext(ctx, "INSERT INTO later_table (v) VALUES ('x')"); err != nil {
+		t.Fatalf("the application role cannot write a table created later: %v", err)
+	}
+	var n int
+	if err := app.QueryRowContext(ctx, "SELECT count(*) FROM later_table").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("read back: %d %v", n, err)
+	}
+}
