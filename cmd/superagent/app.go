@@ -150,6 +150,12 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		return nil, err
 	}
 	mailWorker.Service = a.auth
+	if cfg.PasswordHashHelpers {
+		if err := useHashHelpers(a.auth.Hasher(), a.log); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	a.engine.SetQueue(a.queue.Client)
 	if r.http {
 		a.metrics = observe.NewMetrics(observe.MetricsOptions{Store: a.store, Version: version,
@@ -268,6 +274,9 @@ func (a *App) stopQueue() {
 // Close releases connections and sends the error reports still queued
 // (for at most five seconds).
 func (a *App) Close() {
+	if a.auth != nil {
+		a.auth.Hasher().Close()
+	}
 	if a.queue != nil {
 		a.queue.Close()
 	}

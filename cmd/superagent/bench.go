@@ -258,7 +258,7 @@ func (l *benchLauncher) Start(ctx context.Context, db bench.Database) (*bench.Pr
 	}
 	authn := httpapi.NewAuthenticator(app.auth)
 	return &bench.Process{Store: app.store, Engine: app.engine, Queue: app.queue.Client, BaseURL: base,
-		StepWorkers: stepWorkers(cfg, app.db.Kind), Stop: stop,
+		StepWorkers: stepWorkers(cfg, app.db.Kind), Stop: stop, HelperPIDs: app.auth.Hasher().HelperPIDs,
 		Authenticate: func(ctx context.Context, token string) (*domain.Principal, error) {
 			return authn.Authenticate(ctx, httpapi.Credentials{Authorization: "Bearer " + token}, false)
 		}}, nil

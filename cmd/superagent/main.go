@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 )
@@ -64,6 +65,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer, environ []string)
 		seedCommand(load, stdout, stderr),
 		benchCommand(load, environ, stdout, stderr),
 		versionCommand(stdout),
+		hashHelperCommand(stdin, stdout),
 	)
 	return root
 }
@@ -76,6 +78,21 @@ func versionCommand(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintln(stdout, "superagent", version)
 			return err
+		},
+	}
+}
+
+// hashHelperCommand is the password hash helper that serve and worker
+// start (PASSWORD_HASH_HELPERS): it answers hash requests on stdin until
+// stdin closes. Not for people to run.
+func hashHelperCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:    hashHelperUse,
+		Short:  "Serve password hash requests on stdin (started by serve and worker)",
+		Args:   cobra.NoArgs,
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return auth.ServeHashRequests(stdin, stdout)
 		},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
 	"github.com/superagent-hq/superagent/internal/store/pgadmin"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
@@ -26,6 +27,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// In-process apps start this test binary as their password hash helper.
+	if len(os.Args) > 1 && os.Args[1] == hashHelperUse {
+		if err := auth.ServeHashRequests(os.Stdin, os.Stdout); err != nil {
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "superagent-bin-")
 	if err != nil {
 		panic(err)
@@ -322,4 +330,80 @@ func waitStatus(t *testing.T, p *proc, want int, within time.Duration) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// TestPasswordHashesRunInAHelper: serve hashes passwords in a helper
+// process (superagent hash-helper, its child), started by the first hash,
+// reused by the next, and gone when serve stops.
+func TestPasswordHashesRunInAHelper(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), nil, "serve", "--port", "0")
+	if kids := hashHelpers(t, p.cmd.Process.Pid); len(kids) != 0 {
+		t.Fatalf("helpers before any hash: %v", kids)
+	}
+	post := func(path, contentType, body string) int {
+		t.Helper()
+		res, err := http.Post(p.base+path, contentType, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Logf("%s: %d %s", path, res.StatusCode, b)
+		}
+		return res.StatusCode
+	}
+	if code := post("/api/v1/auth/register", "application/json", `{"email":"h@example.com","username":"hasher",
+		"password":"a long enough passphrase 42","full_name":"H","organization_name":"Hashing"}`); code != 201 {
+		t.Fatalf("register = %d", code)
+	}
+	kids := hashHelpers(t, p.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("helpers after registering: %v\n%s", kids, p.log())
+	}
+	if code := post("/api/v1/auth/login", "application/x-www-form-urlencoded",
+		"username=h%40example.com&password=a+long+enough+passphrase+42"); code != 200 {
+		t.Fatalf("login = %d", code)
+	}
+	if again := hashHelpers(t, p.cmd.Process.Pid); len(again) != 1 || again[0] != kids[0] {
+		t.Errorf("helpers after a login: %v, want the same one %v", again, kids)
+	}
+	if strings.Contains(p.log(), "hash helper failed") {
+		t.Errorf("a hash fell back to in-process:\n%s", p.log())
+	}
+	p.stop(t)
+	if err := syscall.Kill(kids[0], 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("helper %d still exists after serve stopped: %v", kids[0], err)
+	}
+}
+
+// hashHelpers lists the children of pid running `hash-helper`.
+func hashHelpers(t *testing.T, pid int) []int {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, d := range dirs {
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(rest, &state, &ppid); err != nil || ppid != pid || state == "Z" {
+			continue
+		}
+		cmdline, _ := os.ReadFile(d + "/cmdline")
+		if strings.Contains(string(cmdline), "hash-helper") {
+			var child int
+			fmt.Sscan(filepath.Base(d), &child)
+			out = append(out, child)
+		}
+	}
+	return out
 }

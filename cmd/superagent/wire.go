@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -44,6 +46,29 @@ func hasher(cfg *config.Config) (*auth.Hasher, error) {
 		return nil, &config.SettingError{Setting: "PASSWORD_HASH_PROFILE", Problem: err.Error()}
 	}
 	return auth.NewHasher(params, 0)
+}
+
+// hashHelperUse is the hidden command that runs a password hash helper.
+const hashHelperUse = "hash-helper"
+
+// useHashHelpers makes h hash in helper processes: this binary, run as
+// `superagent hash-helper` with an environment of its own (no settings or
+// secrets), one Go processor and the configured profile's work per
+// request. A helper that fails is replaced, and its hash runs in-process.
+func useHashHelpers(h *auth.Hasher, log *slog.Logger) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("password hash helpers: %w", err)
+	}
+	h.UseHelperProcesses(func() *exec.Cmd {
+		c := exec.Command(exe, hashHelperUse)
+		c.Env = []string{"GOMAXPROCS=1"}
+		c.Stderr = os.Stderr
+		return c
+	}, func(err error) {
+		log.Warn("password hash helper failed; this hash ran in-process", "error", err)
+	})
+	return nil
 }
 
 // mailSender is SMTP when SMTP_HOST is set, else the log (development).

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -102,6 +103,34 @@ type Hasher struct {
 	slots  chan struct{}
 	// dummySalt and dummyKey give VerifyDummy a stored hash to lose against.
 	dummySalt, dummyKey []byte
+	// helpers, when set, run the hashes in helper processes (hashproc.go).
+	helpers       *hashHelpers
+	onHelperError func(error)
+}
+
+// UseHelperProcesses makes the Hasher run hashes in helper processes that
+// start builds (a command whose process calls ServeHashRequests), started
+// when first needed and kept for the next hash. When a helper cannot be
+// started or breaks, that hash runs in-process and onError (if set) hears
+// why. Call it before the Hasher is used; Close stops the helpers.
+func (h *Hasher) UseHelperProcesses(start func() *exec.Cmd, onError func(error)) {
+	h.helpers = &hashHelpers{start: start}
+	h.onHelperError = onError
+}
+
+// HelperPIDs lists the process ids of the running hash helpers.
+func (h *Hasher) HelperPIDs() []int {
+	if h.helpers == nil {
+		return nil
+	}
+	return h.helpers.pids()
+}
+
+// Close stops the helper processes, if any.
+func (h *Hasher) Close() {
+	if h.helpers != nil {
+		h.helpers.close()
+	}
 }
 
 // NewHasher returns a Hasher that hashes new passwords with params and runs
@@ -151,6 +180,14 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // is an error wrapping ErrMalformedHash; a cancelled ctx is an error too. A
 // mismatch is (false, false, nil).
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
+	if len(password) > MaxPasswordBytes {
+		// No stored hash is of a password this long (Hash refuses them):
+		// a mismatch, after the same work as any other.
+		if err := h.VerifyDummy(ctx, password); err != nil {
+			return false, false, err
+		}
+		return false, false, nil
+	}
 	p, salt, want, err := decodeHash(encoded)
 	if err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
@@ -169,6 +206,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 // the result away. Call it when the user is unknown, so that the response
 // time does not tell which accounts exist. It fails only when ctx ends.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	password = password[:min(len(password), MaxPasswordBytes)] // the result is thrown away
 	got, err := h.derive(ctx, password, h.dummySalt, h.params)
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
@@ -188,6 +226,15 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 		return nil, fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
 	}
 	defer func() { <-h.slots }()
+	if h.helpers != nil {
+		key, err := h.helpers.derive(password, salt, p)
+		if err == nil {
+			return key, nil
+		}
+		if h.onHelperError != nil {
+			h.onHelperError(err)
+		}
+	}
 	// The hash runs on a thread of its own with a lower scheduling
 	// priority. The goroutine exits still locked to that thread, so the
 	// runtime discards the thread instead of reusing it at that priority

@@ -105,6 +105,9 @@ func NewService(o Options) (*Service, error) {
 		set: o.Settings, log: o.Logger, now: o.Now}, nil
 }
 
+// Hasher is the service's password hasher.
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Meta describes the request an action comes from, for sessions and audit rows.

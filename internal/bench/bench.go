@@ -126,6 +126,9 @@ type Process struct {
 	// Stop shuts the process down as serve does on SIGTERM and closes its
 	// connections.
 	Stop func(ctx context.Context) error
+	// HelperPIDs lists the process's running password hash helpers (their
+	// memory counts as the process's).
+	HelperPIDs func() []int
 }
 
 // RiverProcess is River alone on a store's connections.

@@ -59,6 +59,7 @@ type Config struct {
 	SignupEnabled            bool     `env:"SIGNUP_ENABLED" envDefault:"true"`
 	RequireEmailVerification bool     `env:"REQUIRE_EMAIL_VERIFICATION" envDefault:"false"`
 	PasswordHashProfile      string   `env:"PASSWORD_HASH_PROFILE" envDefault:"default"` // default or test
+	PasswordHashHelpers      bool     `env:"PASSWORD_HASH_HELPERS" envDefault:"true"`    // hash in helper processes
 	EncryptionKeys           string   `env:"ENCRYPTION_KEYS"`                            // "id:base64key,…", first is primary
 	AuthRateLimitPerMinute   int      `env:"AUTH_RATE_LIMIT_PER_MINUTE" envDefault:"20"`
 	APIRateLimitPerMinute    int      `env:"API_RATE_LIMIT_PER_MINUTE" envDefault:"600"`
