@@ -41,12 +41,16 @@ func (s *Service) Authenticate(ctx context.Context, authorization, apiKey string
 		// A refresh, reset, verification, invitation or MFA token is never an access token.
 		return nil, errNoCredentials
 	}
-	claims, err := s.tokens.ParseAccess(token)
-	if err != nil {
-		if errors.Is(err, ErrTokenExpired) {
-			return nil, unauthorized("access token expired: refresh it")
+	claims, ok := s.verified.get(token, s.tokens.now())
+	if !ok {
+		var err error
+		if claims, err = s.tokens.ParseAccess(token); err != nil {
+			if errors.Is(err, ErrTokenExpired) {
+				return nil, unauthorized("access token expired: refresh it")
+			}
+			return nil, errNoCredentials
 		}
-		return nil, errNoCredentials
+		s.verified.put(token, claims)
 	}
 	u, sess, org, err := s.store.SessionPrincipal(ctx, claims.OrgID, claims.UserID, claims.SessionID)
 	if domain.IsCode(err, domain.ECodeNotFound) {

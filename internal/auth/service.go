@@ -68,6 +68,8 @@ type Service struct {
 	set    Settings
 	log    *slog.Logger
 	now    func() time.Time
+	// verified caches the claims of access tokens already checked.
+	verified *verifiedTokens
 
 	devPrincipal *domain.Principal
 }
@@ -102,7 +104,7 @@ func NewService(o Options) (*Service, error) {
 		o.Settings.RefreshTTL = 7 * 24 * time.Hour
 	}
 	return &Service{store: o.Store, hasher: o.Hasher, tokens: o.Tokens, box: o.Keyring, jobs: o.Jobs,
-		set: o.Settings, log: o.Logger, now: o.Now}, nil
+		set: o.Settings, log: o.Logger, now: o.Now, verified: newVerifiedTokens(maxVerifiedTokens)}, nil
 }
 
 // Hasher is the service's password hasher.

@@ -1,0 +1,43 @@
+package auth
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestVerifiedTokens(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := newVerifiedTokens(3)
+	c := AccessClaims{UserID: "u", NotBefore: now, ExpiresAt: now.Add(time.Minute)}
+	v.put("tok", c)
+	if got, ok := v.get("tok", now.Add(30*time.Second)); !ok || got.UserID != "u" {
+		t.Fatalf("a fresh token: %v %v", got, ok)
+	}
+	if _, ok := v.get("other", now); ok {
+		t.Error("an unknown token was found")
+	}
+	// Past expiry (and its leeway) the cache forgets the token, so
+	// ParseAccess runs and says it expired.
+	if _, ok := v.get("tok", now.Add(time.Minute+ClockLeeway)); ok {
+		t.Error("an expired token was served from the cache")
+	}
+	if _, ok := v.get("tok", now); ok {
+		t.Error("an expired token stayed in the cache")
+	}
+	v.put("early", AccessClaims{NotBefore: now, ExpiresAt: now.Add(time.Hour)})
+	if _, ok := v.get("early", now.Add(-ClockLeeway-time.Second)); ok {
+		t.Error("a token was served before its nbf")
+	}
+	// Bounded: never more than max entries.
+	for i := range 10 {
+		v.put(fmt.Sprint("t", i), AccessClaims{NotBefore: now, ExpiresAt: now.Add(time.Hour)})
+		if n := len(v.entries); n > 3 {
+			t.Fatalf("%d entries, bound 3", n)
+		}
+	}
+	if _, ok := v.get("t9", now); !ok {
+		t.Error("the newest token was evicted")
+	}
+}
