@@ -232,30 +232,47 @@ func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err e
 	}()
 	now := s.clock()
 	txs := make([]*tx, len(items))
+	// The row-level-security keys are set outside the items' savepoints,
+	// and only when the scope changes, so consecutive items of one
+	// organization share one set_config and an item rolled back to its
+	// savepoint does not take the setting with it. A batch of one needs
+	// no savepoint: its failure rolls back the transaction.
+	alone := len(items) == 1
+	var current *domain.Scope
 	for i := range items {
 		it := &items[i]
 		if it.Err = checkScope(it.Scope); it.Err != nil {
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
-			return s.translate(fmt.Errorf("batch savepoint: %w", err))
+		if current == nil || *current != it.Scope {
+			if err := s.applyScope(ctx, sqlTx, it.Scope); err != nil {
+				return err
+			}
+			current = &it.Scope
+		}
+		if !alone {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+				return s.translate(fmt.Errorf("batch savepoint: %w", err))
+			}
 		}
 		t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s}, sqlTx: sqlTx}
-		it.Err = s.applyScope(ctx, sqlTx, it.Scope)
-		if it.Err == nil {
-			it.Err = it.Fn(t)
-		}
+		it.Err = it.Fn(t)
 		if it.Err == nil {
 			it.Err = t.appendAudit()
 		}
 		if it.Err != nil {
+			if alone {
+				return nil // the deferred rollback undoes it; it.Err says why
+			}
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return s.translate(fmt.Errorf("batch rollback to savepoint: %w", err))
 			}
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
-			return s.translate(fmt.Errorf("batch release savepoint: %w", err))
+		if !alone {
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
+				return s.translate(fmt.Errorf("batch release savepoint: %w", err))
+			}
 		}
 		txs[i] = t
 	}

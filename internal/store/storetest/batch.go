@@ -8,7 +8,9 @@ import (
 )
 
 // testWriteBatch: items of different organizations share one transaction,
-// each in its own scope; a failing item rolls back alone.
+// each in its own scope; a failing item rolls back alone, and the next
+// item of the same organization still writes under its scope. A batch of
+// one works and fails like a transaction.
 func testWriteBatch(t *testing.T, s domain.Store) {
 	a := NewFixture(t, s, "batcha")
 	b := NewFixture(t, s, "batchb")
@@ -54,5 +56,29 @@ func testWriteBatch(t *testing.T, s domain.Store) {
 		if brk, checked := VerifyChain(t, s, c.f.Org.ID); brk != nil || checked != 1 {
 			t.Errorf("%s chain: %+v after %d rows, want 1 intact row", c.f.Org.Name, brk, checked)
 		}
+	}
+
+	one := []domain.BatchItem{{Scope: domain.OrgScope(a.Org.ID), Fn: func(tx domain.Tx) error {
+		if err := team("Alone lost")(tx); err != nil {
+			return err
+		}
+		return boom
+	}}}
+	if err := s.WriteBatch(ctx, one); err != nil || !errors.Is(one[0].Err, boom) {
+		t.Fatalf("a failing batch of one: %v, item %v", err, one[0].Err)
+	}
+	one = []domain.BatchItem{{Scope: domain.OrgScope(a.Org.ID), Fn: team("Alone")}}
+	if err := s.WriteBatch(ctx, one); err != nil || one[0].Err != nil {
+		t.Fatalf("a batch of one: %v, item %v", err, one[0].Err)
+	}
+	mustRead(t, s, domain.OrgScope(a.Org.ID), func(q domain.Queries) error {
+		n, err := q.CountTeams()
+		if n != 3 {
+			t.Errorf("%d teams after the batches of one, want 3 (the failed one wrote nothing)", n)
+		}
+		return err
+	})
+	if brk, checked := VerifyChain(t, s, a.Org.ID); brk != nil || checked != 2 {
+		t.Errorf("chain after the batches of one: %+v after %d rows, want 2 intact rows", brk, checked)
 	}
 }
