@@ -106,7 +106,8 @@ type EngineQueries interface {
 	// counter row, held until the transaction ends, which serialises
 	// starting executions and checking the plan's limits per organization —
 	// adds add (0 or 1) to the executions started in at's calendar month
-	// (UTC), and returns that month's count after the change. Taking it as
+	// (UTC) and in at's minute (for ExecutionCounts), and returns the
+	// month's count after the change. Taking it as
 	// the last step before commit keeps concurrent starts of one
 	// organization overlapping everything but the check.
 	CountExecutionStarts(at time.Time, add int) (int, error)
@@ -145,10 +146,13 @@ type EngineQueries interface {
 	// start and a recorded input are kept when not given.
 	FinishStep(s *Step) (bool, error)
 	// ExecutionCounts counts, in one query, the organization's executions
-	// created since hourStart and those running. Both are bounded by
-	// limits (executions per hour, concurrent executions); the month's
-	// starts come from CountExecutionStarts.
+	// started since hourStart's minute (from the per-minute counts that
+	// CountExecutionStarts keeps, so the window is up to a minute longer
+	// than asked) and those running (bounded by the concurrency limit).
 	ExecutionCounts(hourStart time.Time) (lastHour, running int, err error)
+	// PruneExecutionStartMinutes drops the per-minute start counts older
+	// than before (system scope).
+	PruneExecutionStartMinutes(before time.Time) (int64, error)
 	// MarkStepsQueued marks the given steps queued (their jobs are inserted in the same transaction).
 	MarkStepsQueued(executionID string, nodeIDs []string) error
 	// SetStepStatuses moves every step of the execution in one of from to status.

@@ -273,7 +273,7 @@ func (e *Engine) fireFailed(ctx context.Context, s *domain.Schedule, dueAt, next
 // Sweep fails executions past their deadline (steps waiting on retries or
 // lost with a dead worker included), admits waiting executions of
 // organizations below their concurrency limit, and drops expired
-// idempotency keys.
+// idempotency keys and per-minute start counts older than two hours.
 func (e *Engine) Sweep(ctx context.Context) error {
 	now := e.clock()
 	var overdue []domain.Execution
@@ -286,7 +286,10 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		if pendingOrgs, err = tx.OrgsWithPendingExecutions(200); err != nil {
 			return err
 		}
-		_, err = tx.DeleteExpiredIdempotencyKeys(now)
+		if _, err = tx.DeleteExpiredIdempotencyKeys(now); err != nil {
+			return err
+		}
+		_, err = tx.PruneExecutionStartMinutes(now.Add(-2 * time.Hour))
 		return err
 	})
 	if err != nil {

@@ -423,7 +423,9 @@ func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int
 	if err != nil {
 		return false, 0, err
 	}
-	lastHour, running = lastHour-written, running-written
+	// The start just counted is in lastHour already; in running only
+	// when written.
+	lastHour, running = lastHour-1, running-written
 	if lastHour >= e.perHour {
 		return false, 0, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
 			LimitValue: int64(e.perHour), RetryAfterSeconds: 60,

@@ -14,8 +14,9 @@ import (
 )
 
 // TestExecutionCountersMigration: on an installation upgraded to the
-// counter table, each organization's count starts at the executions it
-// created this month, so the monthly limit holds across the upgrade.
+// counter tables, each organization's counts start at the executions it
+// created this month and in the last hour, so the monthly and hourly
+// limits hold across the upgrade.
 func TestExecutionCountersMigration(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.DB) {
@@ -79,6 +80,25 @@ func TestExecutionCountersMigration(t *testing.T) {
 		}
 		if n != want {
 			t.Errorf("after the upgrade this month's count = %d, want %d (executions created this month)", n, want)
+		}
+		// And the last hour's, from the per-minute counts.
+		var hour int
+		err = s.Read(ctx, scope, func(q domain.Queries) error {
+			var err error
+			hour, _, err = q.ExecutionCounts(now.Add(-time.Hour))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHour := 0
+		for _, at := range created {
+			if at.After(now.Add(-time.Hour)) {
+				wantHour++
+			}
+		}
+		if hour != wantHour {
+			t.Errorf("after the upgrade the last hour's count = %d, want %d (executions created in the hour)", hour, wantHour)
 		}
 	})
 }

@@ -414,12 +414,14 @@ func (q *queries) ExecutionCounts(hourStart time.Time) (int, int, error) {
 	}
 	var hour, running int
 	err = q.queryRow(`SELECT
-		COALESCE(SUM(CASE WHEN created_at >= $2 THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0)
-		FROM executions WHERE org_id = $1 AND (created_at >= $2 OR status = 'running')`,
-		org, hourStart.UTC()).Scan(&hour, &running)
+		(SELECT COALESCE(SUM(started), 0) FROM execution_start_minutes WHERE org_id = $1 AND minute >= $2),
+		(SELECT count(*) FROM executions WHERE org_id = $1 AND status = 'running')`,
+		org, startMinute(hourStart)).Scan(&hour, &running)
 	return hour, running, q.s.translate(err)
 }
+
+// startMinute is the key of at's minute in execution_start_minutes.
+func startMinute(at time.Time) string { return at.UTC().Format("2006-01-02 15:04") }
 
 func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 	org, err := q.org()
@@ -436,6 +438,24 @@ func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 			month = CASE WHEN excluded.month > execution_counters.month THEN excluded.month
 				ELSE execution_counters.month END
 		RETURNING started`, org, at.UTC().Format("2006-01"), add).Scan(&n)
+	if err != nil || add == 0 {
+		return n, q.s.translate(err)
+	}
+	_, err = q.exec(`INSERT INTO execution_start_minutes (org_id, minute, started) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id, minute) DO UPDATE SET started = execution_start_minutes.started + excluded.started`,
+		org, startMinute(at), add)
+	return n, err
+}
+
+func (q *queries) PruneExecutionStartMinutes(before time.Time) (int64, error) {
+	if err := q.requireSystem("PruneExecutionStartMinutes"); err != nil {
+		return 0, err
+	}
+	res, err := q.exec(`DELETE FROM execution_start_minutes WHERE minute < $1`, startMinute(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
 	return n, q.s.translate(err)
 }
 

@@ -122,3 +122,73 @@ func testSavepoint(t *testing.T, s domain.Store) {
 		t.Errorf("chain: %+v after %d rows, want 3 intact rows (the undone event dropped)", brk, checked)
 	}
 }
+
+// testExecutionStartsPerHour: the last hour's starts are counted per
+// minute, per organization, only for starts that committed; the sweeper's
+// prune drops old minutes and nothing newer.
+func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
+	a := NewFixture(t, s, "hourlya")
+	b := NewFixture(t, s, "hourlyb")
+	start := func(f Fixture, at time.Time, fail bool) {
+		t.Helper()
+		err := s.Write(ctx, domain.OrgScope(f.Org.ID), func(tx domain.Tx) error {
+			if _, err := tx.CountExecutionStarts(at, 1); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatal(err)
+		}
+	}
+	counts := func(f Fixture, hourStart time.Time) int {
+		t.Helper()
+		var n int
+		mustRead(t, s, domain.OrgScope(f.Org.ID), func(q domain.Queries) error {
+			var err error
+			n, _, err = q.ExecutionCounts(hourStart)
+			return err
+		})
+		return n
+	}
+	t0 := time.Date(2026, 11, 29, 10, 0, 30, 0, time.UTC)
+	start(a, t0.Add(-90*time.Minute), false) // outside the hour
+	start(a, t0.Add(-59*time.Minute), false)
+	start(a, t0.Add(-time.Minute), false)
+	start(a, t0, false)
+	start(a, t0.Add(time.Second), false) // same minute
+	start(a, t0, true)                   // rolled back
+	start(b, t0, false)
+	if n := counts(a, t0.Add(-time.Hour)); n != 4 {
+		t.Errorf("a's last hour = %d, want 4", n)
+	}
+	if n := counts(a, t0); n != 2 {
+		t.Errorf("a's starts since this minute = %d, want 2", n)
+	}
+	if n := counts(b, t0.Add(-time.Hour)); n != 1 {
+		t.Errorf("b's last hour = %d, want 1 (counts are per organization)", n)
+	}
+	err := s.Write(ctx, domain.SystemScope(domain.SystemRetention), func(tx domain.Tx) error {
+		n, err := tx.PruneExecutionStartMinutes(t0.Add(-time.Hour))
+		if n != 1 {
+			t.Errorf("pruned %d minutes, want the one older than the hour", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counts(a, t0.Add(-2*time.Hour)); n != 4 {
+		t.Errorf("after the prune a's two hours = %d, want 4", n)
+	}
+	err = s.Write(ctx, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
+		_, err := tx.PruneExecutionStartMinutes(t0)
+		return err
+	})
+	if err == nil {
+		t.Error("a tenant scope pruned every organization's counts")
+	}
+}

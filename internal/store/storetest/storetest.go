@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"WriteBatch", testWriteBatch},
 		{"Savepoint", testSavepoint},
 		{"ExecutionStarts", testExecutionStarts},
+		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
