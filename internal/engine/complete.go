@@ -148,12 +148,12 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 			ended = true
 			out, err := e.executionOutput(tx, exe, st)
 			if err != nil {
-				if err := e.endExecution(ctx, tx, exe, domain.ExecutionFailed, err.Error(), "invalid_output", events); err != nil {
+				if err := e.endBatched(tx, exe, domain.ExecutionFailed, err.Error(), "invalid_output", events); err != nil {
 					return err
 				}
 			} else {
 				exe.Output = out
-				if err := e.endExecution(ctx, tx, exe, domain.ExecutionSucceeded, "", "", events); err != nil {
+				if err := e.endBatched(tx, exe, domain.ExecutionSucceeded, "", "", events); err != nil {
 					return err
 				}
 			}

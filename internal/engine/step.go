@@ -603,6 +603,49 @@ func (e *Engine) finalFailure(ctx context.Context, t *ticket, st *stepState, se 
 // organization's next waiting execution. It runs in tx under the lock.
 func (e *Engine) endExecution(ctx context.Context, tx domain.Tx, exe *domain.Execution, status domain.ExecutionStatus,
 	msg, kind string, events []domain.ExecutionEvent) error {
+	if err := e.closeExecution(tx, exe, status, msg, kind, events); err != nil {
+		return err
+	}
+	return e.admitNext(ctx, tx, exe.OrgID)
+}
+
+// endBatched is endExecution for a group-committed completion: admitting
+// the next waiting execution takes the organization's admission lock, and
+// a batch holding one organization's lock while another batch holds a
+// second's (each ending executions of both) would deadlock, so admission
+// runs in a transaction of its own after the batch commits (and, should
+// the process stop first, in the sweeper).
+func (e *Engine) endBatched(tx domain.Tx, exe *domain.Execution, status domain.ExecutionStatus,
+	msg, kind string, events []domain.ExecutionEvent) error {
+	if err := e.closeExecution(tx, exe, status, msg, kind, events); err != nil {
+		return err
+	}
+	// A look that never waits (SKIP LOCKED): is anything waiting?
+	if _, err := tx.OldestPendingExecution(); domain.IsCode(err, domain.ECodeNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	org := exe.OrgID
+	tx.AfterCommit(func() { go e.admitLater(org) })
+	return nil
+}
+
+// admitLater admits an organization's waiting executions in a transaction
+// of its own.
+func (e *Engine) admitLater(orgID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.store.Write(ctx, domain.OrgScope(orgID), func(tx domain.Tx) error {
+		return e.admitNext(ctx, tx, orgID)
+	}); err != nil {
+		e.log.WarnContext(ctx, "waiting executions not admitted (the sweeper retries)", "org_id", orgID, "error", err)
+	}
+}
+
+// closeExecution is endExecution without admission.
+func (e *Engine) closeExecution(tx domain.Tx, exe *domain.Execution, status domain.ExecutionStatus,
+	msg, kind string, events []domain.ExecutionEvent) error {
 	now := tx.Now()
 	if _, err := tx.SetStepStatuses(exe.ID, []domain.StepStatus{domain.StepWaiting, domain.StepQueued, domain.StepRunning},
 		domain.StepCancelled); err != nil {
@@ -636,10 +679,7 @@ func (e *Engine) endExecution(ctx context.Context, tx domain.Tx, exe *domain.Exe
 	if err := tx.AppendEvents(events); err != nil {
 		return err
 	}
-	if err := tx.UpdateExecution(exe); err != nil {
-		return err
-	}
-	return e.admitNext(ctx, tx, exe.OrgID)
+	return tx.UpdateExecution(exe)
 }
 
 // afterEnd tells this and other processes that an execution ended: its
