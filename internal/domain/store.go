@@ -20,9 +20,9 @@ type Store interface {
 	// on SQLite the writer is a single connection.
 	Write(ctx context.Context, scope Scope, fn func(tx Tx) error) error
 	// WriteBatch runs several writes in one transaction, each in its own
-	// savepoint and scope: a write that fails is rolled back alone and its
-	// error set in its item; the rest commit together (one commit for many
-	// step completions). Items run in the order given.
+	// scope: a write that fails is rolled back alone and its error set in
+	// its item; the rest commit together (one commit for many step
+	// completions). Items run in the order given.
 	WriteBatch(ctx context.Context, items []BatchItem) error
 	// SessionPrincipal loads what authenticating an access token needs —
 	// the user, the session and the organization, in orgID's scope — in
@@ -36,7 +36,9 @@ type Store interface {
 	Close() error
 }
 
-// BatchItem is one write of a WriteBatch.
+// BatchItem is one write of a WriteBatch. Fn may run more than once, each
+// time in a fresh transaction (WriteBatch runs the batch again when an
+// item fails), so it must start from scratch whatever it computes.
 type BatchItem struct {
 	Scope Scope
 	Fn    func(tx Tx) error

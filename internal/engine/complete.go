@@ -64,7 +64,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	ended := false
 	var next *continuation
 	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
-		ended, next = false, nil
+		ended, next = false, nil // the batch may run this again
 		exe, err := tx.LockExecution(a.ExecutionID)
 		if err != nil {
 			return err

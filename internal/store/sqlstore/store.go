@@ -218,11 +218,29 @@ func (s *Store) Write(ctx context.Context, scope domain.Scope, fn func(domain.Tx
 	return nil
 }
 
-// WriteBatch implements domain.Store.
-func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err error) {
+// WriteBatch implements domain.Store. Items rarely fail, and a savepoint
+// costs an item two round trips, so the batch first runs without them; if
+// an item fails, that transaction is rolled back and the batch runs again
+// with a savepoint per item, so the failure rolls back alone.
+func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) error {
+	failed, err := s.writeBatch(ctx, items, false)
+	if err != nil || !failed || len(items) == 1 {
+		return err
+	}
+	for i := range items {
+		items[i].Err = nil
+	}
+	_, err = s.writeBatch(ctx, items, true)
+	return err
+}
+
+// writeBatch runs items in one transaction. Without savepoints, the first
+// item that fails rolls the transaction back and failed is true (that
+// item's Err says why); with them, a failed item rolls back alone.
+func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepoints bool) (failed bool, err error) {
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return s.translate(fmt.Errorf("begin batch: %w", err))
+		return false, s.translate(fmt.Errorf("begin batch: %w", err))
 	}
 	committed := false
 	defer func() {
@@ -235,24 +253,22 @@ func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err e
 	// The row-level-security keys are set outside the items' savepoints,
 	// and only when the scope changes, so consecutive items of one
 	// organization share one set_config and an item rolled back to its
-	// savepoint does not take the setting with it. A batch of one needs
-	// no savepoint: its failure rolls back the transaction.
-	alone := len(items) == 1
+	// savepoint does not take the setting with it.
 	var current *domain.Scope
 	for i := range items {
 		it := &items[i]
 		if it.Err = checkScope(it.Scope); it.Err != nil {
-			continue
+			continue // nothing ran
 		}
 		if current == nil || *current != it.Scope {
 			if err := s.applyScope(ctx, sqlTx, it.Scope); err != nil {
-				return err
+				return false, err
 			}
 			current = &it.Scope
 		}
-		if !alone {
+		if savepoints {
 			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
-				return s.translate(fmt.Errorf("batch savepoint: %w", err))
+				return false, s.translate(fmt.Errorf("batch savepoint: %w", err))
 			}
 		}
 		t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s}, sqlTx: sqlTx}
@@ -261,17 +277,17 @@ func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err e
 			it.Err = t.appendAudit()
 		}
 		if it.Err != nil {
-			if alone {
-				return nil // the deferred rollback undoes it; it.Err says why
+			if !savepoints {
+				return true, nil // the deferred rollback undoes the batch
 			}
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
-				return s.translate(fmt.Errorf("batch rollback to savepoint: %w", err))
+				return false, s.translate(fmt.Errorf("batch rollback to savepoint: %w", err))
 			}
 			continue
 		}
-		if !alone {
+		if savepoints {
 			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
-				return s.translate(fmt.Errorf("batch release savepoint: %w", err))
+				return false, s.translate(fmt.Errorf("batch release savepoint: %w", err))
 			}
 		}
 		txs[i] = t
@@ -283,7 +299,7 @@ func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err e
 				items[i].Err = err
 			}
 		}
-		return err
+		return false, err
 	}
 	committed = true
 	for _, t := range txs {
@@ -293,7 +309,7 @@ func (s *Store) WriteBatch(ctx context.Context, items []domain.BatchItem) (err e
 			}
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // applyScope sets the row-level-security keys for this transaction on
