@@ -122,6 +122,9 @@ type EngineQueries interface {
 	// UpdateExecution writes the execution's status, output, error, totals,
 	// counters, event sequence and timestamps.
 	UpdateExecution(e *Execution) error
+	// SaveExecution is UpdateExecution and AppendEvents together, in one
+	// statement on PostgreSQL (a step's completion writes both).
+	SaveExecution(e *Execution, events []ExecutionEvent) error
 	// CreateSteps inserts the steps of a new execution.
 	CreateSteps(steps []Step) error
 	// ListSteps returns an execution's steps in creation order.

@@ -162,10 +162,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 				exe.EventSeq++
 				events[i].Seq = exe.EventSeq
 			}
-			if err := tx.AppendEvents(events); err != nil {
-				return err
-			}
-			if err := tx.UpdateExecution(exe); err != nil {
+			if err := tx.SaveExecution(exe, events); err != nil {
 				return err
 			}
 		}

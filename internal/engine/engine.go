@@ -522,10 +522,7 @@ func (e *Engine) start(ctx context.Context, tx domain.Tx, exe *domain.Execution,
 	if err := tx.MarkStepsQueued(exe.ID, roots); err != nil {
 		return err
 	}
-	if err := tx.AppendEvents(events); err != nil {
-		return err
-	}
-	if err := tx.UpdateExecution(exe); err != nil {
+	if err := tx.SaveExecution(exe, events); err != nil {
 		return err
 	}
 	return e.insertJobs(ctx, tx, jobs)

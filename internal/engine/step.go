@@ -413,11 +413,8 @@ func (e *Engine) markStarted(ctx context.Context, a StepArgs, attempt int, at ti
 			return err
 		}
 		exe.EventSeq++
-		if err := tx.AppendEvents([]domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventStepStarted,
-			NodeID: a.NodeID, Data: mustJSON(map[string]any{"attempt": attempt}), CreatedAt: at}}); err != nil {
-			return err
-		}
-		return tx.UpdateExecution(exe)
+		return tx.SaveExecution(exe, []domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventStepStarted,
+			NodeID: a.NodeID, Data: mustJSON(map[string]any{"attempt": attempt}), CreatedAt: at}})
 	})
 	if err == nil {
 		e.bus.EventsStored(a.ExecutionID)
@@ -484,12 +481,9 @@ func (e *Engine) stepFailed(ctx context.Context, t *ticket, st *stepState, runEr
 				return err
 			}
 			exe.EventSeq++
-			if err := tx.AppendEvents([]domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventStepRetrying,
+			if err := tx.SaveExecution(exe, []domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: exe.EventSeq, Type: domain.EventStepRetrying,
 				NodeID: a.NodeID, CreatedAt: finished, Data: mustJSON(map[string]any{"attempt": attempt,
 					"error": se.Message, "error_kind": se.Kind, "retry_in_ms": next.Milliseconds()})}}); err != nil {
-				return err
-			}
-			if err := tx.UpdateExecution(exe); err != nil {
 				return err
 			}
 			if !t.owned() {
@@ -676,10 +670,7 @@ func (e *Engine) closeExecution(tx domain.Tx, exe *domain.Execution, status doma
 		exe.EventSeq++
 		events[i].Seq = exe.EventSeq
 	}
-	if err := tx.AppendEvents(events); err != nil {
-		return err
-	}
-	return tx.UpdateExecution(exe)
+	return tx.SaveExecution(exe, events)
 }
 
 // afterEnd tells this and other processes that an execution ended: its

@@ -94,18 +94,43 @@ func (q *queries) LockExecution(id string) (*domain.Execution, error) {
 	return q.getExecution(id, true)
 }
 
-func (q *queries) UpdateExecution(e *domain.Execution) error {
+func (q *queries) UpdateExecution(e *domain.Execution) error { return q.SaveExecution(e, nil) }
+
+// executionUpdate is the UPDATE of UpdateExecution, its arguments the
+// first 17 of a (which must be empty).
+func executionUpdate(a *argList, org string, e *domain.Execution) string {
+	for _, v := range []any{org, e.ID, string(e.Status), rawOrNull(e.Output), e.Error, micro(e.StartedAt), micro(e.CompletedAt),
+		durationArg(e.DurationMS), e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesDone,
+		e.EventSeq, micro(e.CancelRequestedAt), micro(e.DeadlineAt)} {
+		a.add(v)
+	}
+	return `UPDATE executions SET status = $3, output = $4, error = $5, started_at = $6,
+		completed_at = $7, duration_ms = $8, error_kind = $9, tokens_in = $10, tokens_out = $11, tokens_cached = $12,
+		cost_usd = $13, nodes_done = $14, event_seq = $15, cancel_requested_at = $16, deadline_at = $17
+		WHERE org_id = $1 AND id = $2`
+}
+
+func (q *queries) SaveExecution(e *domain.Execution, events []domain.ExecutionEvent) error {
 	org, err := q.org()
 	if err != nil {
 		return err
 	}
-	return q.execOne("execution", `UPDATE executions SET status = $3, output = $4, error = $5, started_at = $6,
-		completed_at = $7, duration_ms = $8, error_kind = $9, tokens_in = $10, tokens_out = $11, tokens_cached = $12,
-		cost_usd = $13, nodes_done = $14, event_seq = $15, cancel_requested_at = $16, deadline_at = $17
-		WHERE org_id = $1 AND id = $2`,
-		org, e.ID, string(e.Status), rawOrNull(e.Output), e.Error, micro(e.StartedAt), micro(e.CompletedAt),
-		durationArg(e.DurationMS), e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesDone,
-		e.EventSeq, micro(e.CancelRequestedAt), micro(e.DeadlineAt))
+	var a argList
+	update := executionUpdate(&a, org, e)
+	if len(events) == 0 {
+		return q.execOne("execution", update, a.args...)
+	}
+	if q.d.name == KindPostgres {
+		// One round trip: the events go in through a data-modifying WITH.
+		insert := eventsInsert(&a, org, events, q.now)
+		return q.execOne("execution", `WITH appended AS (`+insert+`) `+update, a.args...)
+	}
+	if err := q.execOne("execution", update, a.args...); err != nil {
+		return err
+	}
+	var b argList
+	_, err = q.exec(eventsInsert(&b, org, events, q.now), b.args...)
+	return err
 }
 
 func (q *queries) ListExecutions(f domain.ExecutionFilter) ([]domain.Execution, string, error) {
@@ -487,19 +512,24 @@ func (q *queries) AppendEvents(events []domain.ExecutionEvent) error {
 		return err
 	}
 	var a argList
+	_, err = q.exec(eventsInsert(&a, org, events, q.now), a.args...)
+	return err
+}
+
+// eventsInsert is the INSERT of events, its arguments added to a.
+func eventsInsert(a *argList, org string, events []domain.ExecutionEvent, now time.Time) string {
 	var values []string
 	for i := range events {
 		ev := &events[i]
 		ev.OrgID = org
 		if ev.CreatedAt.IsZero() {
-			ev.CreatedAt = q.now
+			ev.CreatedAt = now
 		}
 		values = append(values, "("+strings.Join([]string{a.add(org), a.add(ev.ExecutionID), a.add(ev.Seq), a.add(ev.Type),
 			a.add(ev.NodeID), a.add(rawOrNull(ev.Data)), a.add(ev.CreatedAt.UTC())}, ", ")+")")
 	}
-	_, err = q.exec(`INSERT INTO execution_events (org_id, execution_id, seq, type, node_id, data, created_at) VALUES `+
-		strings.Join(values, ", "), a.args...)
-	return err
+	return `INSERT INTO execution_events (org_id, execution_id, seq, type, node_id, data, created_at) VALUES ` +
+		strings.Join(values, ", ")
 }
 
 func (q *queries) ListEvents(executionID string, afterSeq int64, limit int) ([]domain.ExecutionEvent, error) {

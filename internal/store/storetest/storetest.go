@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Savepoint", testSavepoint},
 		{"ExecutionStarts", testExecutionStarts},
 		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
+		{"SaveExecution", testSaveExecution},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
