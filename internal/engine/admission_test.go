@@ -123,3 +123,37 @@ func TestMonthlyLimitUnderConcurrentStarts(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentStartsOverTheHourlyLimit: starts of one organization are
+// group-committed, and a start refused by a limit fails alone: of twelve
+// starts at once with room for five in the hour, exactly five start (and
+// finish) and seven are refused with the limit named.
+func TestConcurrentStartsOverTheHourlyLimit(t *testing.T) {
+	t.Parallel()
+	for _, kind := range dbtest.Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, kind, harnessOpts{perHour: 5}).withOrg("hourly")
+			wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "1")}})
+			exes, errs := startAll(h, wf, 12)
+			started, refused := 0, 0
+			for i, err := range errs {
+				var de *domain.Error
+				switch {
+				case err == nil:
+					started++
+					if got := h.wait(exes[i].ID); got.Status != domain.ExecutionSucceeded {
+						t.Errorf("execution %d: %s %s", i, got.Status, got.Error)
+					}
+				case asError(err, &de) && de.Limit == "max_workflow_executions_per_hour":
+					refused++
+				default:
+					t.Errorf("start %d: %v", i, err)
+				}
+			}
+			if started != 5 || refused != 7 {
+				t.Errorf("%d started and %d refused, want 5 and 7", started, refused)
+			}
+		})
+	}
+}

@@ -10,18 +10,19 @@ import (
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
-// committer group-commits step completions across executions: writes that
-// arrive while a batch is committing wait and go into the next one, so
-// under load one transaction (one commit, one WAL flush) carries many
-// completions, each in its own savepoint; with no load a write commits at
+// committer group-commits step completions across executions, and starts
+// of executions per organization: writes that arrive while a batch is
+// committing wait and go into the next one, so under load one transaction
+// (one commit, one WAL flush) carries many writes, each rolled back alone
+// if it fails (see Store.WriteBatch); with no load a write commits at
 // once, alone. There is no goroutine: the first waiting writer runs the
 // batch (flat combining).
 type committer struct {
 	lanes []*lane
 }
 
-// lane is one stream of batches; executions map to lanes by id, so
-// batches commit in parallel on PostgreSQL (one connection each).
+// lane is one stream of batches; keys map to lanes by hash, so batches
+// commit in parallel on PostgreSQL (one connection each).
 type lane struct {
 	store   domain.Store
 	mu      sync.Mutex
@@ -42,7 +43,10 @@ func newCommitter(store domain.Store) *committer {
 }
 
 type commitReq struct {
-	key  string // execution id: batches lock executions in one global order
+	// key is an execution id (a step's completion) or "start:" and an
+	// organization id (starting an execution): batches take their locks
+	// in one global order, and one organization's starts share a lane.
+	key  string
 	item domain.BatchItem
 	done chan error
 	lead chan struct{}
