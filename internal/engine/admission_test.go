@@ -124,10 +124,9 @@ func TestMonthlyLimitUnderConcurrentStarts(t *testing.T) {
 	}
 }
 
-// TestConcurrentStartsOverTheHourlyLimit: starts of one organization are
-// group-committed, and a start refused by a limit fails alone: of twelve
-// starts at once with room for five in the hour, exactly five start (and
-// finish) and seven are refused with the limit named.
+// TestConcurrentStartsOverTheHourlyLimit: of twelve starts of one
+// organization at once with room for five in the hour, exactly five start
+// (and finish) and seven are refused with the limit named.
 func TestConcurrentStartsOverTheHourlyLimit(t *testing.T) {
 	t.Parallel()
 	for _, kind := range dbtest.Kinds(t) {

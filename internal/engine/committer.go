@@ -10,8 +10,8 @@ import (
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
-// committer group-commits step completions across executions, and starts
-// of executions per organization: writes that arrive while a batch is
+// committer group-commits step completions across executions: writes that
+// arrive while a batch is
 // committing wait and go into the next one, so under load one transaction
 // (one commit, one WAL flush) carries many writes, each rolled back alone
 // if it fails (see Store.WriteBatch); with no load a write commits at
@@ -43,10 +43,7 @@ func newCommitter(store domain.Store) *committer {
 }
 
 type commitReq struct {
-	// key is an execution id (a step's completion) or "start:" and an
-	// organization id (starting an execution): batches take their locks
-	// in one global order, and one organization's starts share a lane.
-	key  string
+	key  string // execution id: batches lock executions in one global order
 	item domain.BatchItem
 	done chan error
 	lead chan struct{}

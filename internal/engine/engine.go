@@ -283,10 +283,7 @@ func (e *Engine) Execute(ctx context.Context, p *domain.Principal, req ExecuteRe
 		}
 		return nil, false, domain.Invalid("the input does not match the workflow's input schema", errs...)
 	}
-	// Starts of one organization are group-committed: they queue for its
-	// admission lock anyway, and a batch takes it (and the audit chain's
-	// head) once for all of them.
-	err = e.commits.write(ctx, "start:"+p.OrgID, scope, func(tx domain.Tx) error {
+	err = e.store.Write(ctx, scope, func(tx domain.Tx) error {
 		var err error
 		exe, err = e.createExecution(ctx, tx, p, wf, ver.Version, c, &req, hash)
 		return err

@@ -363,11 +363,6 @@ func (t *tx) Savepoint(fn func() error) error {
 	audits, after := len(t.audits), len(t.afterCommit)
 	err := fn()
 	if err == nil {
-		// Released, so a batch of many writes does not pile up open
-		// subtransactions (PostgreSQL tracks 64 per transaction cheaply).
-		if _, err := t.sqlTx.ExecContext(t.ctx, "RELEASE SAVEPOINT "+name); err != nil {
-			return t.s.translate(fmt.Errorf("release savepoint: %w", err))
-		}
 		return nil
 	}
 	t.audits, t.afterCommit = t.audits[:audits], t.afterCommit[:after]
