@@ -11,12 +11,11 @@ import (
 )
 
 // committer group-commits step completions across executions: writes that
-// arrive while a batch is
-// committing wait and go into the next one, so under load one transaction
-// (one commit, one WAL flush) carries many writes, each rolled back alone
-// if it fails (see Store.WriteBatch); with no load a write commits at
-// once, alone. There is no goroutine: the first waiting writer runs the
-// batch (flat combining).
+// arrive while a batch is committing wait and go into the next one, so
+// under load one transaction (one commit, one WAL flush) carries many
+// completions, each rolled back alone if it fails (see Store.WriteBatch);
+// with no load a write commits at once, alone. There is no goroutine: the
+// first waiting writer runs the batch (flat combining).
 type committer struct {
 	lanes []*lane
 }
