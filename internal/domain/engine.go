@@ -106,8 +106,7 @@ type EngineQueries interface {
 	// counter row, held until the transaction ends, which serialises
 	// starting executions and checking the plan's limits per organization —
 	// adds add (0 or 1) to the executions started in at's calendar month
-	// (UTC) and in at's minute (for ExecutionCounts), and returns the
-	// month's count after the change. Taking it as
+	// (UTC), and returns the month's count after the change. Taking it as
 	// the last step before commit keeps concurrent starts of one
 	// organization overlapping everything but the check.
 	CountExecutionStarts(at time.Time, add int) (int, error)
@@ -148,11 +147,13 @@ type EngineQueries interface {
 	// means it had (a duplicate delivery) and nothing changed. A recorded
 	// start and a recorded input are kept when not given.
 	FinishStep(s *Step) (bool, error)
-	// ExecutionCounts counts, in one query, the organization's executions
-	// started since hourStart's minute (from the per-minute counts that
-	// CountExecutionStarts keeps, so the window is up to a minute longer
-	// than asked) and those running (bounded by the concurrency limit).
-	ExecutionCounts(hourStart time.Time) (lastHour, running int, err error)
+	// ExecutionCounts adds add (0 or 1) to the organization's starts in
+	// at's minute and counts, in one statement on PostgreSQL, its starts
+	// since hourStart's minute (per-minute counts, so the window is up to a
+	// minute longer than asked; add included) and its running executions
+	// (bounded by the concurrency limit). Call it after CountExecutionStarts,
+	// under the admission lock.
+	ExecutionCounts(hourStart, at time.Time, add int) (lastHour, running int, err error)
 	// PruneExecutionStartMinutes drops the per-minute start counts older
 	// than before (system scope).
 	PruneExecutionStartMinutes(before time.Time) (int64, error)

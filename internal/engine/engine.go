@@ -419,7 +419,7 @@ func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int
 	if err != nil {
 		return false, 0, err
 	}
-	lastHour, running, err := tx.ExecutionCounts(now.Add(-time.Hour))
+	lastHour, running, err := tx.ExecutionCounts(now.Add(-time.Hour), now, 1)
 	if err != nil {
 		return false, 0, err
 	}

@@ -85,7 +85,7 @@ func TestExecutionCountersMigration(t *testing.T) {
 		var hour int
 		err = s.Read(ctx, scope, func(q domain.Queries) error {
 			var err error
-			hour, _, err = q.ExecutionCounts(now.Add(-time.Hour))
+			hour, _, err = q.ExecutionCounts(now.Add(-time.Hour), now, 0)
 			return err
 		})
 		if err != nil {

@@ -432,16 +432,34 @@ func (q *queries) FinishStep(s *domain.Step) (bool, error) {
 		durationArg(s.DurationMS), rawOrNull(s.Input))
 }
 
-func (q *queries) ExecutionCounts(hourStart time.Time) (int, int, error) {
+func (q *queries) ExecutionCounts(hourStart, at time.Time, add int) (int, int, error) {
 	org, err := q.org()
 	if err != nil {
 		return 0, 0, err
 	}
-	var hour, running int
-	err = q.queryRow(`SELECT
+	counts := `SELECT
 		(SELECT COALESCE(SUM(started), 0) FROM execution_start_minutes WHERE org_id = $1 AND minute >= $2),
-		(SELECT count(*) FROM executions WHERE org_id = $1 AND status = 'running')`,
-		org, startMinute(hourStart)).Scan(&hour, &running)
+		(SELECT count(*) FROM executions WHERE org_id = $1 AND status = 'running')`
+	upsert := `INSERT INTO execution_start_minutes (org_id, minute, started) VALUES ($1, $3, $4)
+		ON CONFLICT (org_id, minute) DO UPDATE SET started = execution_start_minutes.started + excluded.started`
+	var hour, running int
+	switch {
+	case add == 0:
+		err = q.queryRow(counts, org, startMinute(hourStart)).Scan(&hour, &running)
+	case q.d.name == KindPostgres:
+		// One round trip under the admission lock. The statement's
+		// snapshot does not see its own upsert, so the current minute is
+		// summed from what the upsert returns.
+		err = q.queryRow(`WITH added AS (`+upsert+` RETURNING started) SELECT
+			(SELECT COALESCE(SUM(started), 0) FROM execution_start_minutes WHERE org_id = $1 AND minute >= $2 AND minute <> $3)
+				+ (SELECT started FROM added),
+			(SELECT count(*) FROM executions WHERE org_id = $1 AND status = 'running')`,
+			org, startMinute(hourStart), startMinute(at), add).Scan(&hour, &running)
+	default:
+		if _, err = q.exec(upsert, org, startMinute(hourStart), startMinute(at), add); err == nil {
+			err = q.queryRow(counts, org, startMinute(hourStart)).Scan(&hour, &running)
+		}
+	}
 	return hour, running, q.s.translate(err)
 }
 
@@ -463,13 +481,7 @@ func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 			month = CASE WHEN excluded.month > execution_counters.month THEN excluded.month
 				ELSE execution_counters.month END
 		RETURNING started`, org, at.UTC().Format("2006-01"), add).Scan(&n)
-	if err != nil || add == 0 {
-		return n, q.s.translate(err)
-	}
-	_, err = q.exec(`INSERT INTO execution_start_minutes (org_id, minute, started) VALUES ($1, $2, $3)
-		ON CONFLICT (org_id, minute) DO UPDATE SET started = execution_start_minutes.started + excluded.started`,
-		org, startMinute(at), add)
-	return n, err
+	return n, q.s.translate(err)
 }
 
 func (q *queries) PruneExecutionStartMinutes(before time.Time) (int64, error) {

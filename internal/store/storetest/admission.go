@@ -129,10 +129,16 @@ func testSavepoint(t *testing.T, s domain.Store) {
 func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 	a := NewFixture(t, s, "hourlya")
 	b := NewFixture(t, s, "hourlyb")
-	start := func(f Fixture, at time.Time, fail bool) {
+	// start counts a start at at as the engine does and returns the last
+	// hour's starts it sees, its own included.
+	start := func(f Fixture, at time.Time, fail bool) (lastHour int) {
 		t.Helper()
 		err := s.Write(ctx, domain.OrgScope(f.Org.ID), func(tx domain.Tx) error {
 			if _, err := tx.CountExecutionStarts(at, 1); err != nil {
+				return err
+			}
+			var err error
+			if lastHour, _, err = tx.ExecutionCounts(at.Add(-time.Hour), at, 1); err != nil {
 				return err
 			}
 			if fail {
@@ -143,13 +149,14 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 		if (err != nil) != fail {
 			t.Fatal(err)
 		}
+		return lastHour
 	}
 	counts := func(f Fixture, hourStart time.Time) int {
 		t.Helper()
 		var n int
 		mustRead(t, s, domain.OrgScope(f.Org.ID), func(q domain.Queries) error {
 			var err error
-			n, _, err = q.ExecutionCounts(hourStart)
+			n, _, err = q.ExecutionCounts(hourStart, hourStart, 0)
 			return err
 		})
 		return n
@@ -159,7 +166,9 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 	start(a, t0.Add(-59*time.Minute), false)
 	start(a, t0.Add(-time.Minute), false)
 	start(a, t0, false)
-	start(a, t0.Add(time.Second), false) // same minute
+	if n := start(a, t0.Add(time.Second), false); n != 4 { // same minute
+		t.Errorf("the start at %s sees %d starts in its hour, want 4 (itself included)", t0.Add(time.Second), n)
+	}
 	start(a, t0, true)                   // rolled back
 	start(b, t0, false)
 	if n := counts(a, t0.Add(-time.Hour)); n != 4 {
