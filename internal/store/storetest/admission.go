@@ -169,7 +169,7 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 	if n := start(a, t0.Add(time.Second), false); n != 4 { // same minute
 		t.Errorf("the start at %s sees %d starts in its hour, want 4 (itself included)", t0.Add(time.Second), n)
 	}
-	start(a, t0, true)                   // rolled back
+	start(a, t0, true) // rolled back
 	start(b, t0, false)
 	if n := counts(a, t0.Add(-time.Hour)); n != 4 {
 		t.Errorf("a's last hour = %d, want 4", n)
