@@ -234,6 +234,7 @@ func (a *App) RunListener(ctx context.Context, ln net.Listener) error {
 	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBus()
 	go a.bus.Run(busCtx, a.queue.Client.ID())
+	go a.engine.WatchCancels(busCtx)
 	if err := a.queue.Start(ctx); err != nil {
 		return err
 	}

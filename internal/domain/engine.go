@@ -154,6 +154,8 @@ type EngineQueries interface {
 	// (bounded by the concurrency limit). Call it after CountExecutionStarts,
 	// under the admission lock.
 	ExecutionCounts(hourStart, at time.Time, add int) (lastHour, running int, err error)
+	// EndedExecutions returns which of the given executions have ended.
+	EndedExecutions(ids []string) ([]string, error)
 	// PruneExecutionStartMinutes drops the per-minute start counts older
 	// than before (system scope).
 	PruneExecutionStartMinutes(before time.Time) (int64, error)

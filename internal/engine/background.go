@@ -318,3 +318,38 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	return nil
 }
+
+// WatchCancels stops running steps whose execution ended elsewhere even
+// when the cancel signal never arrived (a lost notification, the listener
+// reconnecting): every cancelWatchInterval it reads which executions with
+// a step running here for longer than that have ended, and stops those
+// steps. It runs until ctx ends.
+func (e *Engine) WatchCancels(ctx context.Context) {
+	t := time.NewTicker(cancelWatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for org, ids := range e.bus.watched(time.Now().Add(-cancelWatchInterval)) {
+			for len(ids) > 0 {
+				n := min(len(ids), maxWatchBatch)
+				var ended []string
+				err := e.store.Read(ctx, domain.OrgScope(org), func(q domain.Queries) error {
+					var err error
+					ended, err = q.EndedExecutions(ids[:n])
+					return err
+				})
+				if err != nil && ctx.Err() == nil {
+					e.log.WarnContext(ctx, "cancel watch", "org_id", org, "error", err)
+				}
+				for _, id := range ended {
+					e.bus.cancelHere(id)
+				}
+				ids = ids[n:]
+			}
+		}
+	}
+}

@@ -60,7 +60,11 @@ type Delta struct {
 	Text   string
 }
 
-type cancelEntry struct{ cancel context.CancelFunc }
+type cancelEntry struct {
+	cancel context.CancelFunc
+	org    string
+	since  time.Time
+}
 
 // NewBus returns a bus; with a PostgreSQL dsn, Run connects processes.
 func NewBus(dsn string, log *slog.Logger) *Bus {
@@ -105,8 +109,8 @@ func (b *Bus) DeltasSoFar(execID string) map[string]string {
 
 // registerCancel makes cancel run when the execution is cancelled; the
 // returned func unregisters it.
-func (b *Bus) registerCancel(execID string, cancel context.CancelFunc) func() {
-	e := &cancelEntry{cancel: cancel}
+func (b *Bus) registerCancel(orgID, execID string, cancel context.CancelFunc) func() {
+	e := &cancelEntry{cancel: cancel, org: orgID, since: time.Now()}
 	b.mu.Lock()
 	if b.cancels[execID] == nil {
 		b.cancels[execID] = map[*cancelEntry]struct{}{}
@@ -122,6 +126,27 @@ func (b *Bus) registerCancel(execID string, cancel context.CancelFunc) func() {
 		b.mu.Unlock()
 	}
 }
+
+// watched lists, by organization, the executions with a step that has
+// been running here since before the given time.
+func (b *Bus) watched(before time.Time) map[string][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string][]string{}
+	for exec, entries := range b.cancels {
+		for e := range entries {
+			if e.since.Before(before) {
+				out[e.org] = append(out[e.org], exec)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cancelHere stops the execution's steps running in this process, as a
+// cancel signal would.
+func (b *Bus) cancelHere(execID string) { b.deliver(busMessage{Kind: "c", Exec: execID}) }
 
 // EventsStored signals that new lifecycle events of the execution are committed.
 func (b *Bus) EventsStored(execID string) { b.send(busMessage{Kind: "e", Exec: execID}) }
@@ -347,3 +372,10 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// cancelWatchInterval is how often WatchCancels looks for executions that
+// ended while a step of theirs runs here.
+const cancelWatchInterval = 3 * time.Second
+
+// maxWatchBatch bounds the executions one look reads.
+const maxWatchBatch = 500

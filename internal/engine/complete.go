@@ -301,7 +301,8 @@ func (e *Engine) failExecution(ctx context.Context, t *ticket, kind, msg string)
 
 // Cancel stops an execution: it becomes cancelled, steps that have not
 // run never start, and running steps are told to stop (within a second, in
-// any process).
+// any process; within a few seconds when the signal is lost, see
+// WatchCancels).
 func (e *Engine) Cancel(ctx context.Context, p *domain.Principal, id string, meta RequestMeta) (*domain.Execution, error) {
 	var exe *domain.Execution
 	err := e.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {

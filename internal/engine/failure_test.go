@@ -110,6 +110,47 @@ func TestExecutionTimeout(t *testing.T) {
 	})
 }
 
+// TestCancelWithoutASignal: a process that cancels an execution whose step
+// runs in another process normally signals it; when that signal is lost,
+// the running process still finds out by looking (WatchCancels), and its
+// step stops long before its 30 s model call would end.
+func TestCancelWithoutASignal(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{}).withOrg("lostsignal")
+		wf := h.workflow(domain.Definition{Nodes: []domain.Node{mockLLM("slow", domain.MockOptions{LatencyMS: 30000})}})
+		exe := h.start(wf, map[string]any{"word": "x"})
+		waitFor(t, func() bool { return h.steps(exe.ID)["slow"].Status == domain.StepRunning })
+		// Another process, whose bus reaches nobody.
+		other := engine.New(engine.Options{Store: h.store, Bus: engine.NewBus("", discard()), RescueAfter: time.Minute, Log: discard()})
+		if _, err := other.Cancel(context.Background(), h.admin, exe.ID, engine.RequestMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		deadline := start.Add(15 * time.Second)
+		for {
+			jobs, err := h.queue.Client.JobList(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			running := false
+			for _, j := range jobs.Jobs {
+				running = running || j.State == "running"
+			}
+			if !running {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the step still runs %s after its execution was cancelled elsewhere", time.Since(start))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if s := h.steps(exe.ID)["slow"]; s.Status != domain.StepCancelled {
+			t.Errorf("slow = %s", s.Status)
+		}
+	})
+}
+
 func TestCancelStopsRunningSteps(t *testing.T) {
 	t.Parallel()
 	eachKind(t, func(t *testing.T, kind string) {

@@ -75,6 +75,7 @@ func startHarness(t *testing.T, db dbtest.DB, s *sqlstore.Store, o harnessOpts) 
 	e.SetQueue(q.Client)
 	runCtx, stop := context.WithCancel(ctx)
 	go bus.Run(runCtx, domain.NewID("proc"))
+	go e.WatchCancels(runCtx)
 	if !o.noWorkers {
 		if err := q.Start(ctx); err != nil {
 			t.Fatal(err)

@@ -358,7 +358,7 @@ func (e *Engine) attempt(ctx context.Context, t *ticket, st *stepState) (*contin
 		runCtx, cancel = context.WithDeadline(runCtx, *st.exe.DeadlineAt)
 	}
 	var cancelled atomic.Bool
-	unregister := e.bus.registerCancel(a.ExecutionID, func() { cancelled.Store(true); cancel() })
+	unregister := e.bus.registerCancel(a.OrgID, a.ExecutionID, func() { cancelled.Store(true); cancel() })
 	res, runErr := e.runner.Run(runCtx, agent.StepInput{OrgID: a.OrgID, ExecutionID: a.ExecutionID, NodeID: a.NodeID,
 		Attempt: t.attempt, Node: *st.node, Data: workflow.Data{Input: st.input, Nodes: st.nodes},
 		OnDelta: func(text string) { e.bus.StepDelta(a.ExecutionID, a.NodeID, text) }})

@@ -484,6 +484,25 @@ func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 	return n, q.s.translate(err)
 }
 
+func (q *queries) EndedExecutions(ids []string) ([]string, error) {
+	org, err := q.org()
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	var a argList
+	orgArg := a.add(org)
+	var in []string
+	for _, id := range ids {
+		in = append(in, a.add(id))
+	}
+	rows, err := q.query(`SELECT id FROM executions WHERE org_id = `+orgArg+` AND id IN (`+strings.Join(in, ", ")+
+		`) AND status IN ('succeeded', 'failed', 'cancelled')`, a.args...)
+	if err != nil {
+		return nil, err
+	}
+	return q.textColumn(rows)
+}
+
 func (q *queries) PruneExecutionStartMinutes(before time.Time) (int64, error) {
 	if err := q.requireSystem("PruneExecutionStartMinutes"); err != nil {
 		return 0, err
