@@ -250,37 +250,43 @@ func (b *Bus) flushLoop(ctx context.Context, processID string) {
 		}
 	}()
 	for {
+		stopping := false
 		select {
 		case <-ctx.Done():
-			return
+			stopping = true // send what is left, then stop
 		case <-b.kick:
+			time.Sleep(flushInterval) // gather what arrives meanwhile into one batch
 		}
-		time.Sleep(flushInterval) // gather what arrives meanwhile into one batch
 		b.mu.Lock()
 		batch := b.outbox
 		b.outbox = nil
 		b.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		if conn == nil || conn.IsClosed() {
-			c, err := pgx.Connect(ctx, b.dsn)
-			if err != nil {
-				b.log.Warn("bus: cannot connect to send notifications", "error", err)
-				continue
+		if len(batch) > 0 {
+			// Sent even while stopping: other processes may be waiting
+			// for these signals (an execution's last events, a cancel).
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			var err error
+			if conn == nil || conn.IsClosed() {
+				if conn, err = pgx.Connect(sctx, b.dsn); err != nil {
+					conn = nil
+					b.log.Warn("bus: cannot connect to send notifications", "error", err)
+				}
 			}
-			conn = c
+			if conn != nil {
+				if err = sendBatch(sctx, conn, batch, processID); err != nil {
+					b.log.Warn("bus: notify failed", "error", err)
+					conn.Close(context.Background())
+					conn = nil
+				}
+			}
+			cancel()
 		}
-		if err := sendBatch(ctx, conn, batch, processID); err != nil {
-			b.log.Warn("bus: notify failed", "error", err)
-			conn.Close(context.Background())
-			conn = nil
+		if stopping {
+			return
 		}
 	}
 }
 
-// sendBatch packs messages into NOTIFY payloads of at most ~7,900 bytes
-// and sends them in one transaction (one commit, however many payloads).
 func sendBatch(ctx context.Context, conn *pgx.Conn, batch []busMessage, processID string) error {
 	var payloads []string
 	var cur []busMessage
