@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -598,6 +599,17 @@ func TestMFA(t *testing.T) {
 		if len(rec.RecoveryCodes) != 10 {
 			t.Fatalf("recovery codes = %v", rec.RecoveryCodes)
 		}
+		// The stored hash has older, weaker parameters: it is upgraded when
+		// the sign-in completes, not after the password step alone.
+		weak, err := auth.NewHasher(auth.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		weakHash, err := weak.Hash(context.Background(), testPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, e, f.org.ID, "UPDATE users SET password_hash = $1 WHERE id = $2", weakHash, u.ID)
 		// Password alone now yields mfa_required and no access token.
 		res, body := e.form("/api/v1/auth/login", url.Values{"username": {u.Email}, "password": {testPassword}})
 		var challenge struct {
@@ -612,9 +624,15 @@ func TestMFA(t *testing.T) {
 		}
 		// The code used for enrolment cannot be replayed.
 		e.call(http.MethodPost, "/api/v1/auth/mfa/verify", "", map[string]string{"mfa_token": challenge.MFAToken, "code": code}, 401, nil)
+		if h := passwordHash(t, e, f.org.ID, u.ID); h != weakHash {
+			t.Errorf("the hash changed before the second factor: %s", h)
+		}
 		// A recovery code works once.
 		var pair tokenBody
 		e.call(http.MethodPost, "/api/v1/auth/mfa/verify", "", map[string]string{"mfa_token": challenge.MFAToken, "code": rec.RecoveryCodes[0]}, 200, &pair)
+		if h := passwordHash(t, e, f.org.ID, u.ID); h == weakHash || !strings.Contains(h, fmt.Sprintf("m=%d,", e.hasher.Params().MemoryKiB)) {
+			t.Errorf("after the sign-in completed the hash is %s, want one at the current parameters", h)
+		}
 		e.call(http.MethodGet, "/api/v1/auth/me", pair.AccessToken, nil, 200, nil)
 		e.call(http.MethodPost, "/api/v1/auth/mfa/verify", "", map[string]string{"mfa_token": challenge.MFAToken, "code": rec.RecoveryCodes[1]}, 401, nil) // challenge spent
 		_, body = e.form("/api/v1/auth/login", url.Values{"username": {u.Email}, "password": {testPassword}})
@@ -727,6 +745,19 @@ func auditActions(t *testing.T, e *env, orgID string) map[string]bool {
 
 // mustExec changes rows directly, standing in for time passing or for
 // changes made through routes tested elsewhere.
+// passwordHash reads a user's stored password hash.
+func passwordHash(t *testing.T, e *env, orgID, userID string) string {
+	t.Helper()
+	var h string
+	err := e.store.Write(context.Background(), domain.OrgScope(orgID), func(tx domain.Tx) error {
+		return tx.SQL().QueryRowContext(context.Background(), "SELECT password_hash FROM users WHERE id = $1", userID).Scan(&h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func mustExec(t *testing.T, e *env, orgID, query string, args ...any) {
 	t.Helper()
 	err := e.store.Write(context.Background(), domain.OrgScope(orgID), func(tx domain.Tx) error {
