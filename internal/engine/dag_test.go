@@ -96,6 +96,47 @@ func TestFanOutFanIn(t *testing.T) {
 	})
 }
 
+// TestOwnedStepsHandedOffAtTheBudget: a job that has run past its inline
+// budget hands every step it owns to a job of its own (here after each
+// step: a budget of a nanosecond), and the execution still completes every
+// step exactly once with the same output.
+func TestOwnedStepsHandedOffAtTheBudget(t *testing.T) {
+	t.Parallel()
+	eachKind(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind, harnessOpts{inlineBudget: time.Nanosecond}).withOrg("budget")
+		nodes := []domain.Node{transform("start", "input.n")}
+		var edges []domain.Edge
+		sum := ""
+		for i := range 4 {
+			id := fmt.Sprintf("b%d", i)
+			nodes = append(nodes, transform(id, fmt.Sprintf("nodes.start + %d", i)), transform(id+"x", fmt.Sprintf("nodes.%s * 2", id)))
+			edges = append(edges, edge("start", id), edge(id, id+"x"), edge(id+"x", "join"))
+			if sum != "" {
+				sum += " + "
+			}
+			sum += "nodes." + id + "x"
+		}
+		nodes = append(nodes, transform("join", sum))
+		wf := h.workflow(domain.Definition{Nodes: nodes, Edges: edges, OutputTemplate: `{{ .nodes.join }}`})
+		exe := h.wait(h.start(wf, map[string]any{"n": 1}).ID)
+		// (1+0 + 1+1 + 1+2 + 1+3) * 2 = 20
+		if exe.Status != domain.ExecutionSucceeded || string(exe.Output) != "20" {
+			t.Fatalf("status %s, output %s: %s", exe.Status, exe.Output, exe.Error)
+		}
+		for id, s := range h.steps(exe.ID) {
+			if s.Status != domain.StepCompleted || s.Attempts != 1 {
+				t.Errorf("%s = %s after %d attempts", id, s.Status, s.Attempts)
+			}
+		}
+		// Every job runs one step and hands off what it then owns: the
+		// start's job the four branches, each branch's job its successor,
+		// the last successor's job the join. 1 + 4 + 4 + 1 jobs.
+		if n := h.jobsOf(exe.ID); n != 10 {
+			t.Errorf("%d queue jobs, want 10 (every owned step handed off)", n)
+		}
+	})
+}
+
 // TestSlowBranchesRunInParallel: a fan-out to nodes that wait on the
 // outside world (here a mock model with latency) gives each branch a job
 // of its own, so the branches run at the same time; the fast join still

@@ -49,6 +49,9 @@ type Options struct {
 	// MissedRuns is "skip" or "run_once" (SCHEDULE_MISSED_RUNS).
 	MissedRuns string
 	Now        func() time.Time
+	// InlineBudget bounds how long one job runs the steps it owns before
+	// handing the rest to jobs of their own (0: inlineBudget).
+	InlineBudget time.Duration
 }
 
 // Engine executes workflows.
@@ -63,6 +66,8 @@ type Engine struct {
 	perHour    int
 	missedRuns string
 	now        func() time.Time
+	// inlineBudget: see Options.InlineBudget.
+	inlineBudget time.Duration
 
 	defs    *defCache
 	retryAt sync.Map // River job id → time of its next attempt
@@ -89,9 +94,12 @@ func New(o Options) *Engine {
 	if o.MaxExecutionsPerHour <= 0 {
 		o.MaxExecutionsPerHour = 1000
 	}
+	if o.InlineBudget <= 0 {
+		o.InlineBudget = inlineBudget
+	}
 	return &Engine{store: o.Store, runner: o.Runner, bus: o.Bus, log: o.Log, timeout: o.ExecutionTimeout,
 		horizon: o.RescueAfter, perHour: o.MaxExecutionsPerHour, missedRuns: o.MissedRuns, now: o.Now,
-		defs: newDefCache(512), commits: newCommitter(o.Store)}
+		defs: newDefCache(512), commits: newCommitter(o.Store), inlineBudget: o.InlineBudget}
 }
 
 // SetQueue gives the engine the River client it inserts jobs with. (The

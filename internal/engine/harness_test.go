@@ -36,6 +36,7 @@ type harnessOpts struct {
 	noWorkers        bool
 	perHour          int
 	workers          int // step workers (default 50)
+	inlineBudget     time.Duration
 }
 
 func newHarness(t *testing.T, kind string, o harnessOpts) *harness {
@@ -58,7 +59,7 @@ func startHarness(t *testing.T, db dbtest.DB, s *sqlstore.Store, o harnessOpts) 
 		bus = engine.NewBus(db.AppDSN, discard())
 	}
 	e := engine.New(engine.Options{Store: s, Bus: bus, ExecutionTimeout: o.executionTimeout, RescueAfter: time.Minute,
-		MaxExecutionsPerHour: o.perHour, Log: discard()})
+		MaxExecutionsPerHour: o.perHour, InlineBudget: o.inlineBudget, Log: discard()})
 	rt, err := agent.New(agent.Options{Guard: guard, Workflows: e, MaxStepTimeout: e.MaxStepTimeout()})
 	if err != nil {
 		t.Fatal(err)

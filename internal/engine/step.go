@@ -289,7 +289,7 @@ func (e *Engine) runStep(ctx context.Context, job *river.Job[StepArgs]) error {
 		if err != nil || next == nil {
 			return err
 		}
-		if ctx.Err() != nil || time.Since(began) > inlineBudget {
+		if ctx.Err() != nil || time.Since(began) > e.inlineBudget {
 			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			return e.store.Write(hctx, domain.OrgScope(next.t.a.OrgID), func(tx domain.Tx) error {
