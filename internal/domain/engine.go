@@ -147,6 +147,10 @@ type EngineQueries interface {
 	// means it had (a duplicate delivery) and nothing changed. A recorded
 	// start and a recorded input are kept when not given.
 	FinishStep(s *Step) (bool, error)
+	// LockAndFinishStep is LockExecution then, unless the execution has
+	// ended, FinishStep: one statement on PostgreSQL. won is false when
+	// the execution ended or the step already had.
+	LockAndFinishStep(s *Step) (exe *Execution, won bool, err error)
 	// ExecutionCounts adds add (0 or 1) to the organization's starts in
 	// at's minute and counts, in one statement on PostgreSQL, its starts
 	// since hourStart's minute (per-minute counts, so the window is up to a

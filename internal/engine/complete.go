@@ -65,7 +65,14 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	var next *continuation
 	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
 		ended, next = false, nil // the batch may run this again
-		exe, err := tx.LockExecution(a.ExecutionID)
+		d := finished.Sub(started).Milliseconds()
+		s := &domain.Step{ExecutionID: a.ExecutionID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
+			Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
+			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
+		if !recordedStart { // a slow step's input was written with its start
+			s.Input = st.received
+		}
+		exe, won, err := tx.LockAndFinishStep(s)
 		if err != nil {
 			return err
 		}
@@ -75,17 +82,6 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 				return err
 			}
 			return t.finish(ctx, tx)
-		}
-		d := finished.Sub(started).Milliseconds()
-		s := &domain.Step{ExecutionID: exe.ID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
-			Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
-			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
-		if !recordedStart { // a slow step's input was written with its start
-			s.Input = st.received
-		}
-		won, err := tx.FinishStep(s)
-		if err != nil {
-			return err
 		}
 		if !won { // a duplicate delivery: the step already ended
 			if next = t.next(exe, st.c, st.input, nodes); next != nil {

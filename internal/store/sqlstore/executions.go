@@ -15,15 +15,16 @@ const executionColumns = `id, org_id, team_id, workflow_id, workflow_version, st
 	error_kind, tokens_in, tokens_out, tokens_cached, cost_usd, nodes_total, nodes_done, event_seq, deadline_at,
 	cancel_requested_at`
 
-func scanExecution(row interface{ Scan(...any) error }) (*domain.Execution, error) {
+// scanExecution scans executionColumns, then extra destinations.
+func scanExecution(row interface{ Scan(...any) error }, extra ...any) (*domain.Execution, error) {
 	var e domain.Execution
 	var status, trigger string
 	var duration sql.NullInt64
-	err := row.Scan(&e.ID, &e.OrgID, strCol{&e.TeamID}, &e.WorkflowID, &e.WorkflowVersion, &status, &trigger, &e.TriggeredBy,
+	err := row.Scan(append([]any{&e.ID, &e.OrgID, strCol{&e.TeamID}, &e.WorkflowID, &e.WorkflowVersion, &status, &trigger, &e.TriggeredBy,
 		&e.APIKeyID, &e.ScheduleID, &e.ParentExecutionID, rawJSON{&e.Input}, rawJSON{&e.Output}, &e.Error,
 		utcTime{&e.CreatedAt}, nullTime{&e.StartedAt}, nullTime{&e.CompletedAt}, &duration,
 		&e.ErrorKind, &e.TokensIn, &e.TokensOut, &e.TokensCached, &e.CostUSD, &e.NodesTotal, &e.NodesDone, &e.EventSeq,
-		nullTime{&e.DeadlineAt}, nullTime{&e.CancelRequestedAt})
+		nullTime{&e.DeadlineAt}, nullTime{&e.CancelRequestedAt}}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -422,14 +423,54 @@ func (q *queries) FinishStep(s *domain.Step) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return q.claimOnce(`UPDATE execution_steps SET status = $4, attempts = $5, output = $6, error = $7, error_kind = $8,
+	var a argList
+	return q.claimOnce(finishStep(&a, org, s), a.args...)
+}
+
+// finishStep is FinishStep's UPDATE, its arguments the first 18 of a
+// (which must be empty); $1 is the organization and $2 the execution.
+func finishStep(a *argList, org string, s *domain.Step) string {
+	for _, v := range []any{org, s.ExecutionID, s.NodeID, string(s.Status), s.Attempts, rawOrNull(s.Output), s.Error, s.ErrorKind, s.Model,
+		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD, rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt),
+		durationArg(s.DurationMS), rawOrNull(s.Input)} {
+		a.add(v)
+	}
+	return `UPDATE execution_steps SET status = $4, attempts = $5, output = $6, error = $7, error_kind = $8,
 		model = $9, tokens_in = tokens_in + $10, tokens_out = tokens_out + $11, tokens_cached = tokens_cached + $12,
 		cost_usd = cost_usd + $13, tool_calls = $14, started_at = COALESCE(started_at, $15), finished_at = $16,
 		duration_ms = $17, input = COALESCE($18, input)
-		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`,
-		org, s.ExecutionID, s.NodeID, string(s.Status), s.Attempts, rawOrNull(s.Output), s.Error, s.ErrorKind, s.Model,
-		s.TokensIn, s.TokensOut, s.TokensCached, s.CostUSD, rawOrNull(s.ToolCalls), micro(s.StartedAt), micro(s.FinishedAt),
-		durationArg(s.DurationMS), rawOrNull(s.Input))
+		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`
+}
+
+func (q *queries) LockAndFinishStep(s *domain.Step) (*domain.Execution, bool, error) {
+	if q.d.name != KindPostgres {
+		exe, err := q.LockExecution(s.ExecutionID)
+		if err != nil || exe.Final() {
+			return exe, false, err
+		}
+		won, err := q.FinishStep(s)
+		return exe, won, err
+	}
+	org, err := q.org()
+	if err != nil {
+		return nil, false, err
+	}
+	// One round trip: e locks the execution row (the main query reads it
+	// first), f writes the step only while the execution runs on.
+	var a argList
+	finish := finishStep(&a, org, s)
+	cond := andAll("org_id = $1", "id = $2", q.teamVisible(&a, "team_id"))
+	var won bool
+	exe, err := scanExecution(q.queryRow(`WITH e AS (SELECT `+executionColumns+` FROM executions WHERE `+cond+` FOR UPDATE),
+		f AS (`+finish+` AND EXISTS (SELECT 1 FROM e WHERE status NOT IN ('succeeded', 'failed', 'cancelled')) RETURNING 1)
+		SELECT e.*, EXISTS (SELECT 1 FROM f) FROM e`, a.args...), &won)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, domain.NotFound("execution")
+	}
+	if err != nil {
+		return nil, false, q.s.translate(fmt.Errorf("lock execution %s: %w", s.ExecutionID, err))
+	}
+	return exe, won, nil
 }
 
 func (q *queries) ExecutionCounts(hourStart, at time.Time, add int) (int, int, error) {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExecutionStarts", testExecutionStarts},
 		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
 		{"SaveExecution", testSaveExecution},
+		{"LockAndFinishStep", testLockAndFinishStep},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
