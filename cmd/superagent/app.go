@@ -136,7 +136,8 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		Retention: time.Duration(cfg.AuditRetentionDays) * 24 * time.Hour})
 	a.queue, err = queue.New(ctx, queue.Options{
 		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
-		StepWorkers: stepWorkers(cfg, a.db.Kind), RescueAfter: cfg.RescueAfter, Logger: a.log.With("component", "queue"),
+		StepWorkers: stepWorkers(cfg, a.db.Kind), StepFetchCooldown: cfg.QueueFetchCooldown, RescueAfter: cfg.RescueAfter,
+		Logger:     a.log.With("component", "queue"),
 		InsertOnly: !r.workers, PeriodicJobs: append(maintenance.PeriodicJobs(), a.engine.PeriodicJobs()...),
 		ErrorHandler: jobErrors,
 	})

@@ -308,7 +308,7 @@ func (l *benchLauncher) OpenRiver(ctx context.Context, db bench.Database, worker
 	}
 	n := stepWorkers(cfg, d.Kind)
 	q, err := queue.New(ctx, queue.Options{Kind: string(d.Kind), DB: s.DB(), ListenerDSN: d.DSN, Workers: workers,
-		StepWorkers: n, RescueAfter: cfg.RescueAfter, Logger: log.With("component", "queue")})
+		StepWorkers: n, StepFetchCooldown: cfg.QueueFetchCooldown, RescueAfter: cfg.RescueAfter, Logger: log.With("component", "queue")})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -99,7 +99,8 @@ type Config struct {
 
 	MaxWorkflowExecutionsPerHour int           `env:"MAX_WORKFLOW_EXECUTIONS_PER_HOUR" envDefault:"1000"`
 	MaxAgentsPerWorkflow         int           `env:"MAX_AGENTS_PER_WORKFLOW" envDefault:"50"`
-	QueueMaxWorkers              int           `env:"QUEUE_MAX_WORKERS"` // default chosen per database
+	QueueMaxWorkers              int           `env:"QUEUE_MAX_WORKERS"`    // default chosen per database
+	QueueFetchCooldown           time.Duration `env:"QUEUE_FETCH_COOLDOWN"` // step queue; 0: River's (100ms) on PostgreSQL, 10ms on SQLite
 	RescueAfter                  time.Duration `env:"RESCUE_AFTER" envDefault:"10m"`
 	ExecutionTimeout             time.Duration `env:"EXECUTION_TIMEOUT" envDefault:"1h"`
 	ShutdownTimeout              time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -274,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueMaxWorkers < 0 || c.QueueMaxWorkers > 10000 {
 		return bad("QUEUE_MAX_WORKERS", "must be between 1 and 10000 (0 chooses per database)")
+	}
+	if c.QueueFetchCooldown != 0 && (c.QueueFetchCooldown < time.Millisecond || c.QueueFetchCooldown > time.Second) {
+		return bad("QUEUE_FETCH_COOLDOWN", "must be between 1ms and 1s (0 chooses per database)")
 	}
 	if c.RescueAfter < 10*time.Second {
 		return bad("RESCUE_AFTER", "must be at least 10s (steps time out below it)")

@@ -70,6 +70,8 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{"cors wildcard", []string{"CORS_ORIGINS=*"}, "CORS_ORIGINS"},
 		{"vault without token", []string{"VAULT_ENABLED=true", "VAULT_URL=http://127.0.0.1:8200"}, "VAULT_TOKEN"},
 		{"pool size zero", []string{"DATABASE_POOL_SIZE=0"}, "DATABASE_POOL_SIZE"},
+		{"fetch cooldown too long", []string{"QUEUE_FETCH_COOLDOWN=5s"}, "QUEUE_FETCH_COOLDOWN"},
+		{"fetch cooldown below a millisecond", []string{"QUEUE_FETCH_COOLDOWN=100us"}, "QUEUE_FETCH_COOLDOWN"},
 		{"production metrics without token", append(prod, "METRICS_ENABLED=true"), "METRICS_TOKEN"},
 		{"short metrics token", []string{"METRICS_TOKEN=short"}, "METRICS_TOKEN"},
 		{"sentry without dsn", []string{"SENTRY_ENABLED=true"}, "SENTRY_DSN"},

@@ -51,6 +51,10 @@ type Options struct {
 	// FetchPollInterval overrides the polling interval of every queue
 	// (by default River's, and 50 ms for the step queue when polling only).
 	FetchPollInterval time.Duration
+	// StepFetchCooldown is the least time between two fetches of the step
+	// queue (QUEUE_FETCH_COOLDOWN); 0: River's 100 ms with LISTEN/NOTIFY,
+	// 10 ms when polling only.
+	StepFetchCooldown time.Duration
 	// Insert-only clients run no workers (the CLI, benchmarks' producers).
 	InsertOnly bool
 	// ErrorHandler, when set, is told of every failed job attempt and
@@ -113,14 +117,18 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 			QueueDefault: {MaxWorkers: o.DefaultWorkers},
 			QueueSteps:   {MaxWorkers: o.StepWorkers},
 		}
+		steps := river.QueueConfig{MaxWorkers: o.StepWorkers, FetchCooldown: o.StepFetchCooldown}
 		if cfg.PollOnly && o.FetchPollInterval == 0 {
 			// Without LISTEN/NOTIFY a step job inserted inside one of our
 			// transactions is found only by the next poll, so River's
 			// default second would be the latency of every first step and
 			// every fan-out branch. Only the step queue polls this often.
-			cfg.Queues[QueueSteps] = river.QueueConfig{MaxWorkers: o.StepWorkers,
-				FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond}
+			if steps.FetchCooldown == 0 {
+				steps.FetchCooldown = 10 * time.Millisecond
+			}
+			steps.FetchPollInterval = max(50*time.Millisecond, steps.FetchCooldown)
 		}
+		cfg.Queues[QueueSteps] = steps
 		cfg.Workers = o.Workers
 	}
 	client, err := river.NewClient(driver, cfg)

@@ -90,3 +90,25 @@ func TestRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestStepFetchCooldown: every cooldown QUEUE_FETCH_COOLDOWN allows builds
+// a client on both databases (River refuses a poll interval below the
+// cooldown; SQLite's step queue polls at least as seldom as its cooldown).
+func TestStepFetchCooldown(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db dbtest.DB) {
+		t.Parallel()
+		s := dbtest.Open(t, db)
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &queue.PingWorker{})
+		for _, d := range []time.Duration{0, time.Millisecond, 10 * time.Millisecond, 200 * time.Millisecond, time.Second} {
+			q, err := queue.New(context.Background(), queue.Options{Kind: db.Kind, DB: s.DB(), Workers: workers,
+				RescueAfter: time.Minute, StepFetchCooldown: d})
+			if err != nil {
+				t.Errorf("cooldown %s: %v", d, err)
+				continue
+			}
+			q.Close()
+		}
+	})
+}
