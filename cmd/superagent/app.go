@@ -160,7 +160,7 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	a.engine.SetQueue(a.queue.Client)
 	if r.http {
 		a.metrics = observe.NewMetrics(observe.MetricsOptions{Store: a.store, Version: version,
-			Log: a.log.With("component", "metrics"), Queues: []string{queue.QueueDefault, queue.QueueSteps}})
+			Log: a.log.With("component", "metrics"), Queues: append([]string{queue.QueueDefault}, queue.StepQueues()...)})
 		deps := httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
 			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents,
 			Metrics: a.metrics, MetricsHandler: a.metrics.Handler()}

@@ -61,6 +61,9 @@ type Execution struct {
 	EventSeq          int64 // last lifecycle event's sequence number
 	DeadlineAt        *time.Time
 	CancelRequestedAt *time.Time
+	// Depth is 0 for an execution started by a person, a key or a
+	// schedule, and its caller's depth + 1 for one a workflow tool started.
+	Depth int
 }
 
 // Final reports whether the execution has ended.

@@ -277,3 +277,43 @@ func TestWorkflowToolChildrenBypassTheConcurrencyLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestCallersCannotStarveTheirChildren: with as many callers waiting for
+// their child workflows as there are step workers, the children still run,
+// on the step queue of their depth with workers of its own; a grandchild
+// runs one level deeper. With one queue for all, every worker would be a
+// waiting caller and the children would never start.
+func TestCallersCannotStarveTheirChildren(t *testing.T) {
+	t.Parallel()
+	for _, kind := range dbtest.Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, kind, harnessOpts{workers: 2}).withOrg("starve")
+			leaf := h.teamWorkflow("", domain.Definition{Nodes: []domain.Node{transform("x", `{"n": input.n + 1}`)}})
+			middle := h.teamWorkflow("", domain.Definition{Nodes: []domain.Node{caller("call", `{"n": 1}`, leaf)}})
+			top := h.teamWorkflow("", domain.Definition{Nodes: []domain.Node{caller("call", `{"n": 1}`, middle)}})
+			var exes []*domain.Execution
+			for range 2 {
+				exes = append(exes, h.startIn(top))
+			}
+			for _, e := range exes {
+				got := h.wait(e.ID)
+				if got.Status != domain.ExecutionSucceeded {
+					t.Fatalf("caller %s: %s (%s)", e.ID, got.Status, got.Error)
+				}
+			}
+			depths := map[string]int{}
+			for wf, want := range map[string]int{top: 0, middle: 1, leaf: 2} {
+				for _, x := range h.executionsOf(wf) {
+					depths[wf]++
+					if x.Depth != want || x.Status != domain.ExecutionSucceeded {
+						t.Errorf("execution of %s at depth %d (want %d): %s", wf, x.Depth, want, x.Status)
+					}
+				}
+			}
+			if depths[top] != 2 || depths[middle] != 2 || depths[leaf] != 2 {
+				t.Errorf("executions per workflow: %v", depths)
+			}
+		})
+	}
+}

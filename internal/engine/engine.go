@@ -217,6 +217,8 @@ type ExecuteRequest struct {
 	ParentExecutionID string
 	// Meta describes the HTTP request, for the audit row.
 	Meta RequestMeta
+
+	depth int // the new execution's depth in workflow calls
 }
 
 // RequestMeta describes the request an execution came from.
@@ -366,6 +368,13 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 	if err != nil {
 		return nil, err
 	}
+	if req.ParentExecutionID != "" {
+		parent, err := tx.GetExecution(req.ParentExecutionID)
+		if err != nil {
+			return nil, err
+		}
+		req.depth = parent.Depth + 1
+	}
 	running, err := tx.CountRunningExecutions()
 	if err != nil {
 		return nil, err
@@ -460,7 +469,7 @@ func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 	exe := &domain.Execution{ID: id, TeamID: wf.TeamID, WorkflowID: wf.ID,
 		WorkflowVersion: version, Status: domain.ExecutionPending, Trigger: req.Trigger, TriggeredBy: p.UserID,
 		APIKeyID: p.APIKeyID, ScheduleID: req.ScheduleID, ParentExecutionID: req.ParentExecutionID, Input: req.Input,
-		CreatedAt: now, NodesTotal: len(c.def.Nodes), DeadlineAt: &deadline}
+		CreatedAt: now, NodesTotal: len(c.def.Nodes), DeadlineAt: &deadline, Depth: req.depth}
 	roots := map[string]bool{}
 	if admit {
 		exe.Status, exe.StartedAt, exe.EventSeq = domain.ExecutionRunning, &now, 1

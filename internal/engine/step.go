@@ -15,11 +15,13 @@ import (
 
 	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/queue"
 	"github.com/superagent-hq/superagent/internal/workflow"
 )
 
-// QueueSteps is the River queue steps run on.
-const QueueSteps = "steps"
+// QueueSteps is the River queue the steps of top-level executions run on
+// (see queue.StepQueue for called workflows').
+const QueueSteps = queue.QueueSteps
 
 // StepArgs identifies one step. Ids only: River's tables carry no
 // row-level security, so payloads stay in our tables.
@@ -43,7 +45,7 @@ func stepJob(exe *domain.Execution, n *domain.Node, priority int) river.InsertMa
 	policy := workflow.EffectiveRetry(n.Retry)
 	return river.InsertManyParams{
 		Args: StepArgs{OrgID: exe.OrgID, ExecutionID: exe.ID, NodeID: n.ID, Priority: priority},
-		InsertOpts: &river.InsertOpts{Queue: QueueSteps, Priority: max(priority, 1),
+		InsertOpts: &river.InsertOpts{Queue: queue.StepQueue(exe.Depth), Priority: max(priority, 1),
 			MaxAttempts: policy.MaxAttempts + spareAttempts},
 	}
 }

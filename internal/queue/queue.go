@@ -32,6 +32,37 @@ const (
 	QueueSteps   = "steps"            // workflow steps
 )
 
+// MaxStepDepth is the deepest an execution can be in workflow calls (a
+// workflow tool starting a workflow that calls another…); the engine
+// refuses deeper calls.
+const MaxStepDepth = 4
+
+// StepQueue is the queue of the steps of an execution at depth: "steps"
+// for executions people, keys and schedules start, "steps_1" … for those
+// workflow tools start. A step that calls a workflow waits for it holding
+// a worker of its own queue, so with one queue for all, enough waiting
+// callers would take every worker their children need; a queue per depth,
+// with workers of its own, makes that impossible.
+func StepQueue(depth int) string {
+	if depth <= 0 {
+		return QueueSteps
+	}
+	return fmt.Sprintf("%s_%d", QueueSteps, min(depth, MaxStepDepth))
+}
+
+// StepQueues lists the step queues, shallowest first.
+func StepQueues() []string {
+	out := make([]string, 0, MaxStepDepth+1)
+	for d := range MaxStepDepth + 1 {
+		out = append(out, StepQueue(d))
+	}
+	return out
+}
+
+// nestedWorkers sizes the queues of called workflows' steps from the
+// step workers (a quarter, at least 2).
+func nestedWorkers(stepWorkers int) int { return max(2, stepWorkers/4) }
+
 // Options configure New.
 type Options struct {
 	Kind string // "sqlite" or "postgres"
@@ -113,10 +144,7 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		if o.DefaultWorkers <= 0 {
 			o.DefaultWorkers = 10
 		}
-		cfg.Queues = map[string]river.QueueConfig{
-			QueueDefault: {MaxWorkers: o.DefaultWorkers},
-			QueueSteps:   {MaxWorkers: o.StepWorkers},
-		}
+		cfg.Queues = map[string]river.QueueConfig{QueueDefault: {MaxWorkers: o.DefaultWorkers}}
 		steps := river.QueueConfig{MaxWorkers: o.StepWorkers, FetchCooldown: o.StepFetchCooldown}
 		if cfg.PollOnly && o.FetchPollInterval == 0 {
 			// Without LISTEN/NOTIFY a step job inserted inside one of our
@@ -128,7 +156,13 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 			}
 			steps.FetchPollInterval = max(50*time.Millisecond, steps.FetchCooldown)
 		}
-		cfg.Queues[QueueSteps] = steps
+		for d, name := range StepQueues() {
+			q := steps
+			if d > 0 {
+				q.MaxWorkers = nestedWorkers(o.StepWorkers)
+			}
+			cfg.Queues[name] = q
+		}
 		cfg.Workers = o.Workers
 	}
 	client, err := river.NewClient(driver, cfg)

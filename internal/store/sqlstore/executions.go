@@ -13,7 +13,7 @@ import (
 const executionColumns = `id, org_id, team_id, workflow_id, workflow_version, status, trigger, triggered_by, api_key_id,
 	schedule_id, parent_execution_id, input, output, error, created_at, started_at, completed_at, duration_ms,
 	error_kind, tokens_in, tokens_out, tokens_cached, cost_usd, nodes_total, nodes_done, event_seq, deadline_at,
-	cancel_requested_at`
+	cancel_requested_at, depth`
 
 // scanExecution scans executionColumns, then extra destinations.
 func scanExecution(row interface{ Scan(...any) error }, extra ...any) (*domain.Execution, error) {
@@ -24,7 +24,7 @@ func scanExecution(row interface{ Scan(...any) error }, extra ...any) (*domain.E
 		&e.APIKeyID, &e.ScheduleID, &e.ParentExecutionID, rawJSON{&e.Input}, rawJSON{&e.Output}, &e.Error,
 		utcTime{&e.CreatedAt}, nullTime{&e.StartedAt}, nullTime{&e.CompletedAt}, &duration,
 		&e.ErrorKind, &e.TokensIn, &e.TokensOut, &e.TokensCached, &e.CostUSD, &e.NodesTotal, &e.NodesDone, &e.EventSeq,
-		nullTime{&e.DeadlineAt}, nullTime{&e.CancelRequestedAt}}, extra...)...)
+		nullTime{&e.DeadlineAt}, nullTime{&e.CancelRequestedAt}, &e.Depth}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +54,12 @@ func (q *queries) CreateExecution(e *domain.Execution) error {
 	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
 	_, err = q.exec(`INSERT INTO executions (`+executionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-		$24, $25, $26, $27, $28)`,
+		$24, $25, $26, $27, $28, $29)`,
 		e.ID, e.OrgID, nullString(e.TeamID), e.WorkflowID, e.WorkflowVersion, string(e.Status), string(e.Trigger),
 		e.TriggeredBy, e.APIKeyID, e.ScheduleID, e.ParentExecutionID, inputJSON(e.Input), rawOrNull(e.Output), e.Error,
 		e.CreatedAt, micro(e.StartedAt), micro(e.CompletedAt), durationArg(e.DurationMS),
 		e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesTotal, e.NodesDone, e.EventSeq,
-		micro(e.DeadlineAt), micro(e.CancelRequestedAt))
+		micro(e.DeadlineAt), micro(e.CancelRequestedAt), e.Depth)
 	if err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
 	}
