@@ -112,22 +112,9 @@ func TestRollbackRechecksWorkflowTools(t *testing.T) {
 func TestAgentWorkflowToolsMustNameCallableWorkflows(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, e *env) {
-		f := e.newOrg("AgentTools")
-		stranger := e.newOrg("AgentToolsStranger")
-		admin, dev := f.token(domain.RoleAdmin), f.token(domain.RoleDeveloper)
-		other := f.newTeam("Research")
-		theirs := f.createWorkflow(domain.RoleAdmin, with(wfBody("theirs"), "team_id", other.ID))
-		orgWide := f.createWorkflow(domain.RoleAdmin, with(wfBody("org-wide"), "team_id", ""))
-		mine := f.createWorkflow(domain.RoleDeveloper, wfBody("mine"))
-		gone := f.createWorkflow(domain.RoleDeveloper, wfBody("gone"))
-		e.call(http.MethodDelete, "/api/v1/workflows/"+gone.ID, dev, nil, http.StatusNoContent, nil)
-		foreign := stranger.createWorkflow(domain.RoleAdmin, with(wfBody("foreign"), "team_id", ""))
-		missing := domain.NewID(domain.PrefixWorkflow)
-
-		want := toolProblem(e.problemOf(http.MethodPost, "/api/v1/workflows", dev, callerBody("c", missing), http.StatusUnprocessableEntity), "1", missing)
-		if !strings.Contains(want, "does not exist") {
-			t.Fatalf("a missing workflow: %q", want)
-		}
+		tf := newToolFixture(t, e, "AgentTools")
+		admin, dev, other, want, missing := tf.admin, tf.dev, tf.other, tf.want, tf.missing
+		theirs, orgWide, mine, gone, foreign := tf.theirs, tf.orgWide, tf.mine, tf.gone, tf.foreign
 		for _, c := range []struct {
 			name, token string
 			body        map[string]any

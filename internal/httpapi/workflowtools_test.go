@@ -39,22 +39,9 @@ func toolProblem(p httpapi.Problem, k, id string) string {
 func TestWorkflowToolsMustNameCallableWorkflows(t *testing.T) {
 	t.Parallel()
 	eachDB(t, func(t *testing.T, e *env) {
-		f := e.newOrg("WfTools")
-		stranger := e.newOrg("WfToolsStranger")
-		admin, dev := f.token(domain.RoleAdmin), f.token(domain.RoleDeveloper)
-		other := f.newTeam("Research")
-		theirs := f.createWorkflow(domain.RoleAdmin, with(wfBody("theirs"), "team_id", other.ID))
-		orgWide := f.createWorkflow(domain.RoleAdmin, with(wfBody("org-wide"), "team_id", ""))
-		mine := f.createWorkflow(domain.RoleDeveloper, wfBody("mine"))
-		gone := f.createWorkflow(domain.RoleDeveloper, wfBody("gone"))
-		e.call(http.MethodDelete, "/api/v1/workflows/"+gone.ID, dev, nil, http.StatusNoContent, nil)
-		foreign := stranger.createWorkflow(domain.RoleAdmin, with(wfBody("foreign"), "team_id", ""))
-		missing := domain.NewID(domain.PrefixWorkflow)
-
-		want := toolProblem(e.problemOf(http.MethodPost, "/api/v1/workflows", dev, callerBody("c", missing), http.StatusUnprocessableEntity), "1", missing)
-		if !strings.Contains(want, "does not exist") {
-			t.Fatalf("a missing workflow: %q", want)
-		}
+		tf := newToolFixture(t, e, "WfTools")
+		f, admin, dev, other, want := tf.f, tf.admin, tf.dev, tf.other, tf.want
+		theirs, orgWide, mine, gone, foreign := tf.theirs, tf.orgWide, tf.mine, tf.gone, tf.foreign
 		for _, c := range []struct {
 			name, token string
 			body        map[string]any
@@ -96,4 +83,38 @@ func TestWorkflowToolsMustNameCallableWorkflows(t *testing.T) {
 			t.Errorf("import: %q (%+v)", got, p.Errors)
 		}
 	})
+}
+
+// toolFixture is an organization with workflows a workflow tool may or may
+// not name: another team's, an organization-wide one, the developer's
+// team's, an archived one and another organization's; want is the 422
+// problem naming a missing workflow, which every refusal must repeat.
+type toolFixture struct {
+	f                                    *orgFixture
+	admin, dev                           string
+	other                                *domain.Team
+	theirs, orgWide, mine, gone, foreign workflowJSON
+	missing, want                        string
+}
+
+func newToolFixture(t *testing.T, e *env, name string) *toolFixture {
+	t.Helper()
+	tf := &toolFixture{f: e.newOrg(name)}
+	stranger := e.newOrg(name + "Stranger")
+	f := tf.f
+	tf.admin, tf.dev = f.token(domain.RoleAdmin), f.token(domain.RoleDeveloper)
+	tf.other = f.newTeam("Research")
+	tf.theirs = f.createWorkflow(domain.RoleAdmin, with(wfBody("theirs"), "team_id", tf.other.ID))
+	tf.orgWide = f.createWorkflow(domain.RoleAdmin, with(wfBody("org-wide"), "team_id", ""))
+	tf.mine = f.createWorkflow(domain.RoleDeveloper, wfBody("mine"))
+	tf.gone = f.createWorkflow(domain.RoleDeveloper, wfBody("gone"))
+	e.call(http.MethodDelete, "/api/v1/workflows/"+tf.gone.ID, tf.dev, nil, http.StatusNoContent, nil)
+	tf.foreign = stranger.createWorkflow(domain.RoleAdmin, with(wfBody("foreign"), "team_id", ""))
+	tf.missing = domain.NewID(domain.PrefixWorkflow)
+	tf.want = toolProblem(e.problemOf(http.MethodPost, "/api/v1/workflows", tf.dev, callerBody("c", tf.missing),
+		http.StatusUnprocessableEntity), "1", tf.missing)
+	if !strings.Contains(tf.want, "does not exist") {
+		t.Fatalf("a missing workflow: %q", tf.want)
+	}
+	return tf
 }
