@@ -80,79 +80,56 @@ func TestConcurrentStartsRespectTheConcurrencyLimit(t *testing.T) {
 	}
 }
 
-// TestMonthlyLimitUnderConcurrentStarts: with room for five more
-// executions this month, ten clients starting at once get exactly five
-// executions and five 429s naming the limit; the refused starts leave
-// nothing behind.
-func TestMonthlyLimitUnderConcurrentStarts(t *testing.T) {
+// TestLimitsUnderConcurrentStarts: with room for five more executions
+// (this month, or in the hour), ten clients starting at once get exactly
+// five executions, which finish, and five 429s naming the limit; the
+// refused starts leave nothing behind.
+func TestLimitsUnderConcurrentStarts(t *testing.T) {
 	t.Parallel()
-	for _, kind := range dbtest.Kinds(t) {
-		t.Run(kind, func(t *testing.T) {
+	for _, lim := range []struct {
+		name    string
+		perHour int // 0: the monthly limit is the one reached
+	}{{"max_executions_per_month", 0}, {"max_workflow_executions_per_hour", 5}} {
+		t.Run(lim.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, kind, harnessOpts{}).withOrg("quota")
-			setPlan(t, h, 2, 5)
-			wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "input.word")}})
-			exes, errs := startAll(h, wf, 10)
-			started, refused := 0, 0
-			for i, err := range errs {
-				var de *domain.Error
-				switch {
-				case err == nil && exes[i] != nil:
-					started++
-				case domain.IsCode(err, domain.ECodeLimitExceeded) && asError(err, &de) &&
-					de.Limit == "max_executions_per_month" && de.LimitValue == 5 && de.RetryAfterSeconds > 0:
-					refused++
-				default:
-					t.Errorf("start %d: %v", i, err)
+			eachKind(t, func(t *testing.T, kind string) {
+				h := newHarness(t, kind, harnessOpts{perHour: lim.perHour}).withOrg("quota")
+				if lim.perHour == 0 {
+					setPlan(t, h, 2, 5)
 				}
-			}
-			if started != 5 || refused != 5 {
-				t.Errorf("%d started and %d refused, want 5 and 5", started, refused)
-			}
-			_ = h.store.Read(context.Background(), domain.OrgScope(h.fx.Org.ID), func(q domain.Queries) error {
-				n, err := q.CountExecutionsSince(h.fx.Org.CreatedAt.AddDate(0, 0, -1))
-				if n != 5 {
-					t.Errorf("%d executions stored, want 5", n)
-				}
-				return err
-			})
-			if _, _, err := h.engine.Execute(context.Background(), h.admin,
-				engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"word":"x"}`)}); !domain.IsCode(err, domain.ECodeLimitExceeded) {
-				t.Errorf("a start after the quota was used: %v", err)
-			}
-		})
-	}
-}
-
-// TestConcurrentStartsOverTheHourlyLimit: of twelve starts of one
-// organization at once with room for five in the hour, exactly five start
-// (and finish) and seven are refused with the limit named.
-func TestConcurrentStartsOverTheHourlyLimit(t *testing.T) {
-	t.Parallel()
-	for _, kind := range dbtest.Kinds(t) {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, kind, harnessOpts{perHour: 5}).withOrg("hourly")
-			wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "1")}})
-			exes, errs := startAll(h, wf, 12)
-			started, refused := 0, 0
-			for i, err := range errs {
-				var de *domain.Error
-				switch {
-				case err == nil:
-					started++
-					if got := h.wait(exes[i].ID); got.Status != domain.ExecutionSucceeded {
-						t.Errorf("execution %d: %s %s", i, got.Status, got.Error)
+				wf := h.workflow(domain.Definition{Nodes: []domain.Node{transform("a", "input.word")}})
+				exes, errs := startAll(h, wf, 10)
+				started, refused := 0, 0
+				for i, err := range errs {
+					var de *domain.Error
+					switch {
+					case err == nil && exes[i] != nil:
+						started++
+						if got := h.wait(exes[i].ID); got.Status != domain.ExecutionSucceeded {
+							t.Errorf("execution %d: %s %s", i, got.Status, got.Error)
+						}
+					case domain.IsCode(err, domain.ECodeLimitExceeded) && asError(err, &de) &&
+						de.Limit == lim.name && de.LimitValue == 5 && de.RetryAfterSeconds > 0:
+						refused++
+					default:
+						t.Errorf("start %d: %v", i, err)
 					}
-				case asError(err, &de) && de.Limit == "max_workflow_executions_per_hour":
-					refused++
-				default:
-					t.Errorf("start %d: %v", i, err)
 				}
-			}
-			if started != 5 || refused != 7 {
-				t.Errorf("%d started and %d refused, want 5 and 7", started, refused)
-			}
+				if started != 5 || refused != 5 {
+					t.Errorf("%d started and %d refused, want 5 and 5", started, refused)
+				}
+				_ = h.store.Read(context.Background(), domain.OrgScope(h.fx.Org.ID), func(q domain.Queries) error {
+					n, err := q.CountExecutionsSince(h.fx.Org.CreatedAt.AddDate(0, 0, -1))
+					if n != 5 {
+						t.Errorf("%d executions stored, want 5", n)
+					}
+					return err
+				})
+				if _, _, err := h.engine.Execute(context.Background(), h.admin,
+					engine.ExecuteRequest{WorkflowID: wf, Input: json.RawMessage(`{"word":"x"}`)}); !domain.IsCode(err, domain.ECodeLimitExceeded) {
+					t.Errorf("a start after the limit was reached: %v", err)
+				}
+			})
 		})
 	}
 }
