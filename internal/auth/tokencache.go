@@ -3,43 +3,67 @@ package auth
 import (
 	"sync"
 	"time"
+
+	"github.com/superagent-hq/superagent/internal/domain"
 )
 
 // verifiedTokens remembers the claims of access tokens whose signature and
 // claims checked out, so a client presenting the same token again skips
-// the HMAC and the claims' decoding. It holds only what ParseAccess would
-// return again for the same string (the key and settings are fixed for the
-// process's life); expiry is checked on every use, and everything that can
-// end a token early (logout, revoked session, deactivated user or
-// organization) is read from the database on every request as before.
+// the HMAC and the claims' decoding. It holds what ParseAccess would return
+// again for the same string (the key and settings are fixed for the
+// process's life), checking expiry on every use, and the principal the
+// token's last request confirmed. That principal is only ever a guess:
+// everything that can end a token early or change what it may do (logout,
+// revoked session, deactivated user or organization, role change) is read
+// from the database during every request (AuthenticateRead).
 type verifiedTokens struct {
 	mu      sync.RWMutex
-	entries map[string]AccessClaims
+	entries map[string]tokenEntry
 	max     int
 }
 
-// maxVerifiedTokens bounds the cache: about 600 bytes a token.
+type tokenEntry struct {
+	claims AccessClaims
+	// principal is what the token's last request confirmed, when it was
+	// unrestricted (no e-mail or MFA requirement pending); lastUsed is its
+	// session's last recorded use then.
+	principal *domain.Principal
+	lastUsed  time.Time
+}
+
+// maxVerifiedTokens bounds the cache: about 1 KiB a token with its principal.
 const maxVerifiedTokens = 2048
 
 func newVerifiedTokens(max int) *verifiedTokens {
-	return &verifiedTokens{entries: map[string]AccessClaims{}, max: max}
+	return &verifiedTokens{entries: map[string]tokenEntry{}, max: max}
 }
 
-// get returns the claims of a token verified before and valid at now.
-func (v *verifiedTokens) get(token string, now time.Time) (AccessClaims, bool) {
+// get returns what is remembered of a token verified before and valid at now.
+func (v *verifiedTokens) get(token string, now time.Time) (tokenEntry, bool) {
 	v.mu.RLock()
-	c, ok := v.entries[token]
+	e, ok := v.entries[token]
 	v.mu.RUnlock()
 	if !ok {
-		return AccessClaims{}, false
+		return tokenEntry{}, false
 	}
-	if !now.Before(c.ExpiresAt.Add(ClockLeeway)) || now.Before(c.NotBefore.Add(-ClockLeeway)) {
+	if c := e.claims; !now.Before(c.ExpiresAt.Add(ClockLeeway)) || now.Before(c.NotBefore.Add(-ClockLeeway)) {
 		v.mu.Lock()
 		delete(v.entries, token)
 		v.mu.Unlock()
-		return AccessClaims{}, false // ParseAccess says why
+		return tokenEntry{}, false // ParseAccess says why
 	}
-	return c, true
+	return e, true
+}
+
+// remember records the principal a request of a cached token confirmed
+// (nil forgets it).
+func (v *verifiedTokens) remember(token string, p *domain.Principal, lastUsed time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.entries[token]; ok {
+		e.principal, e.lastUsed = p, lastUsed
+		v.entries[token] = e
+	}
 }
 
 // put remembers a verified token, evicting an arbitrary one when full.
@@ -52,5 +76,5 @@ func (v *verifiedTokens) put(token string, c AccessClaims) {
 			break
 		}
 	}
-	v.entries[token] = c
+	v.entries[token] = tokenEntry{claims: c}
 }

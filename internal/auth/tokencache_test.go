@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/superagent-hq/superagent/internal/domain"
 )
 
 func TestVerifiedTokens(t *testing.T) {
@@ -12,11 +14,21 @@ func TestVerifiedTokens(t *testing.T) {
 	v := newVerifiedTokens(3)
 	c := AccessClaims{UserID: "u", NotBefore: now, ExpiresAt: now.Add(time.Minute)}
 	v.put("tok", c)
-	if got, ok := v.get("tok", now.Add(30*time.Second)); !ok || got.UserID != "u" {
+	if got, ok := v.get("tok", now.Add(30*time.Second)); !ok || got.claims.UserID != "u" || got.principal != nil {
 		t.Fatalf("a fresh token: %v %v", got, ok)
 	}
 	if _, ok := v.get("other", now); ok {
 		t.Error("an unknown token was found")
+	}
+	// A confirmed principal is remembered with its token, and only while
+	// the token is.
+	v.remember("tok", &domain.Principal{UserID: "u"}, now)
+	v.remember("other", &domain.Principal{UserID: "x"}, now)
+	if got, _ := v.get("tok", now); got.principal == nil || got.principal.UserID != "u" || !got.lastUsed.Equal(now) {
+		t.Errorf("remembered principal: %+v", got)
+	}
+	if _, ok := v.get("other", now); ok {
+		t.Error("remembering created an entry for an unverified token")
 	}
 	// Past expiry (and its leeway) the cache forgets the token, so
 	// ParseAccess runs and says it expired.

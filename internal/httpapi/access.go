@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -48,6 +49,12 @@ type Credentials struct {
 // an unverified e-mail where verification is required).
 type Authenticator interface {
 	Authenticate(ctx context.Context, c Credentials, allowUnverified bool) (*domain.Principal, error)
+	// AuthenticateRead is Authenticate for a read-only request; it may
+	// return a principal with a check the request must settle before it
+	// is answered (domain.PrincipalCheck), or a nil check.
+	AuthenticateRead(ctx context.Context, c Credentials, allowUnverified bool) (*domain.Principal, *domain.PrincipalCheck, error)
+	// Confirm settles a check the request left pending.
+	Confirm(ctx context.Context, c *domain.PrincipalCheck) error
 	// Denied records an attempt at a privileged action the principal lacks
 	// the permission for.
 	Denied(ctx context.Context, p *domain.Principal, perm domain.Permission, c Credentials, method, path string)
@@ -60,8 +67,15 @@ func PrincipalFrom(ctx context.Context) *domain.Principal {
 }
 
 func credentialsOf(ctx huma.Context) Credentials {
-	c := Credentials{Authorization: ctx.Header("Authorization"), APIKey: ctx.Header("X-API-Key")}
-	if ri := reqInfoFrom(ctx.Context()); ri != nil {
+	c := credentialsFrom(ctx.Context())
+	c.Authorization, c.APIKey = ctx.Header("Authorization"), ctx.Header("X-API-Key")
+	return c
+}
+
+// credentialsFrom returns who sent the request, without its secrets.
+func credentialsFrom(ctx context.Context) Credentials {
+	var c Credentials
+	if ri := reqInfoFrom(ctx); ri != nil {
 		c.IP, c.UserAgent, c.RequestID = ri.ip, ri.userAgent, ri.id
 	}
 	return c
@@ -84,13 +98,21 @@ func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 			writeHumaProblem(ctx, problemFor(ctx.Context(), s.log, domain.Errorf(domain.ECodeUnauthorized, "authentication is not available")))
 			return
 		}
-		p, err := s.auth.Authenticate(ctx.Context(), creds, a.AllowUnverified)
-		if err != nil {
-			prob := problemFor(ctx.Context(), s.log, err)
-			if prob.Status == http.StatusUnauthorized {
-				ctx.SetHeader("WWW-Authenticate", `Bearer realm="superagent"`)
+		var p *domain.Principal
+		var check *domain.PrincipalCheck
+		var err error
+		if ctx.Method() == http.MethodGet {
+			p, check, err = s.auth.AuthenticateRead(ctx.Context(), creds, a.AllowUnverified)
+			if err == nil && check != nil && a.Permission != "" && !p.Can(a.Permission) {
+				// Deny only on what the database says now.
+				p, err = s.confirm(ctx.Context(), check, p)
+				check = nil
 			}
-			writeHumaProblem(ctx, prob)
+		} else {
+			p, err = s.auth.Authenticate(ctx.Context(), creds, a.AllowUnverified)
+		}
+		if err != nil {
+			writeHumaProblem(ctx, problemFor(ctx.Context(), s.log, err))
 			return
 		}
 		key := "user:" + p.UserID
@@ -107,8 +129,49 @@ func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 			writeHumaProblem(ctx, prob)
 			return
 		}
+		if check != nil {
+			ctx = huma.WithContext(ctx, domain.WithPrincipalCheck(ctx.Context(), check))
+		}
 		next(huma.WithValue(ctx, principalKey, p))
 	}
+}
+
+// confirm settles a principal check now and returns the principal the
+// request has: guess when unchanged, the current one when it changed.
+func (s *Server) confirm(ctx context.Context, c *domain.PrincipalCheck, guess *domain.Principal) (*domain.Principal, error) {
+	err := s.auth.Confirm(ctx, c)
+	if errors.Is(err, domain.ErrPrincipalChanged) {
+		_, current, _ := c.Settled()
+		return current, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return guess, nil
+}
+
+// settled answers a read-only request that ran on a remembered principal
+// only once its check is settled: as the handler answered when the
+// principal was confirmed; 401 or 403 when it ended; and when it changed,
+// authorised again with the current principal and run again.
+func settled[I, O any](s *Server, ctx context.Context, a Access, path string, in *I, h func(context.Context, *I) (*O, error), out *O, herr error) (*O, error) {
+	c := domain.PrincipalCheckFrom(ctx)
+	if c == nil {
+		return out, herr
+	}
+	p, err := s.confirm(ctx, c, PrincipalFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if p == PrincipalFrom(ctx) {
+		return out, herr
+	}
+	ctx = domain.WithPrincipalCheck(ctx, nil)
+	if a.Permission != "" && !p.Can(a.Permission) {
+		s.auth.Denied(ctx, p, a.Permission, credentialsFrom(ctx), http.MethodGet, path)
+		return nil, domain.Errorf(domain.ECodeForbidden, "this action requires the %s permission", a.Permission)
+	}
+	return h(context.WithValue(ctx, principalKey, p), in)
 }
 
 // limited applies a rate limiter and, when over it, answers 429 with

@@ -25,6 +25,14 @@ func (a serviceAuthenticator) Authenticate(ctx context.Context, c Credentials, a
 	return a.svc.Authenticate(ctx, c.Authorization, c.APIKey, metaOf(c), allowRestricted)
 }
 
+func (a serviceAuthenticator) AuthenticateRead(ctx context.Context, c Credentials, allowRestricted bool) (*domain.Principal, *domain.PrincipalCheck, error) {
+	return a.svc.AuthenticateRead(ctx, c.Authorization, c.APIKey, metaOf(c), allowRestricted)
+}
+
+func (a serviceAuthenticator) Confirm(ctx context.Context, c *domain.PrincipalCheck) error {
+	return a.svc.Confirm(ctx, c)
+}
+
 func (a serviceAuthenticator) Denied(ctx context.Context, p *domain.Principal, perm domain.Permission, c Credentials, method, path string) {
 	a.svc.Denied(ctx, p, perm, metaOf(c), method, path)
 }

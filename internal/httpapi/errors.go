@@ -122,6 +122,9 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) *Problem {
 	if de.RetryAfterSeconds > 0 {
 		p.headers = http.Header{"Retry-After": {strconv.Itoa(de.RetryAfterSeconds)}}
 	}
+	if status == http.StatusUnauthorized {
+		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="superagent"`}} // RFC 9110 §15.5.2
+	}
 	if status >= 500 {
 		log.ErrorContext(ctx, "request failed", "request_id", p.RequestID, "status", status, "error", err)
 		if status == http.StatusInternalServerError {

@@ -245,6 +245,7 @@ func register[I, O any](s *Server, op huma.Operation, a Access, h func(ctx conte
 	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path, OperationID: op.OperationID, Access: a})
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
+		out, err = settled(s, ctx, a, op.Path, in, h, out, err)
 		var oe *OAuthError
 		if errors.As(err, &oe) {
 			return nil, oe // RFC 6749 error bodies keep their own shape

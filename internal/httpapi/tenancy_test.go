@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
@@ -211,4 +213,66 @@ func TestSingleOrganizationMode(t *testing.T) {
 	if first.User.Role != "admin" || second.User.Role != "viewer" || first.User.OrgID != second.User.OrgID {
 		t.Errorf("single-org sign-ups: %+v / %+v", first.User, second.User)
 	}
+}
+
+// TestReadsConfirmTheirPrincipal: a GET may run on the principal its token
+// had on the previous request (auth.AuthenticateRead), confirmed by its own
+// transaction or before it is answered; revocation, demotion and promotion
+// still apply on the very next request, with or without a tenant read.
+func TestReadsConfirmTheirPrincipal(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, e *env) {
+		f := e.newOrg("confirm")
+		admin := f.token(domain.RoleAdmin)
+		viewer := f.users[domain.RoleViewer]
+		tok := loginAs(t, e, viewer.Email, testPassword, "confirm").AccessToken
+		e.call(http.MethodGet, "/api/v1/workflows", tok, nil, 200, nil)
+		// The next read runs on that principal, with a check pending.
+		p, check, err := e.auth.AuthenticateRead(context.Background(), "Bearer "+tok, "", auth.Meta{}, false)
+		if err != nil || check == nil || p.Role != domain.RoleViewer {
+			t.Fatalf("AuthenticateRead after a request = %+v, check %v, %v", p, check, err)
+		}
+
+		// Promotion: the remembered principal would deny; the database allows.
+		e.call(http.MethodGet, "/api/v1/audit-logs", tok, nil, 403, nil)
+		e.call(http.MethodPatch, "/api/v1/users/"+viewer.ID, admin, map[string]any{"permissions": []string{"audit.read"}}, 200, nil)
+		e.call(http.MethodGet, "/api/v1/audit-logs", tok, nil, 200, nil)
+		// Demotion: the remembered principal would allow; the request's own
+		// transaction reads the change, and the request is authorised again.
+		e.call(http.MethodPatch, "/api/v1/users/"+viewer.ID, admin, map[string]any{"permissions": []string{}}, 200, nil)
+		e.call(http.MethodGet, "/api/v1/audit-logs", tok, nil, 403, nil)
+		if ev := wantAudit(t, e, f.org.ID, "access.denied", "", false, viewer.ID); ev == nil {
+			t.Error("the denial after a demotion was not audited")
+		}
+		// A team change applies to the next read.
+		var team struct{ ID string }
+		e.call(http.MethodPost, "/api/v1/teams", admin, map[string]string{"name": "Elsewhere"}, 201, &team)
+		var me struct {
+			Team *struct{ ID string } `json:"team"`
+		}
+		e.call(http.MethodGet, "/api/v1/auth/me", tok, nil, 200, &me)
+		e.call(http.MethodPatch, "/api/v1/users/"+viewer.ID, admin, map[string]any{"team_id": team.ID}, 200, nil)
+		e.call(http.MethodGet, "/api/v1/auth/me", tok, nil, 200, &me)
+		if me.Team == nil || me.Team.ID != team.ID {
+			t.Errorf("me.team after the move = %+v, want %s", me.Team, team.ID)
+		}
+
+		// Revocation, on a route with a tenant read and on one without.
+		for _, path := range []string{"/api/v1/workflows", "/api/v1/roles"} {
+			tok := loginAs(t, e, viewer.Email, testPassword, "revoked").AccessToken
+			e.call(http.MethodGet, path, tok, nil, 200, nil)
+			e.call(http.MethodGet, path, tok, nil, 200, nil)
+			e.call(http.MethodPost, "/api/v1/auth/logout", tok, nil, 204, nil)
+			res := e.do(http.MethodGet, path, tok, nil)
+			res.Body.Close()
+			if res.StatusCode != 401 || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("GET %s after logout = %d (WWW-Authenticate %q), want 401", path, res.StatusCode, res.Header.Get("WWW-Authenticate"))
+			}
+		}
+		// Deactivation.
+		e.call(http.MethodGet, "/api/v1/workflows", tok, nil, 200, nil)
+		e.call(http.MethodPost, "/api/v1/users/"+viewer.ID+"/deactivate", admin, nil, 200, nil)
+		e.call(http.MethodGet, "/api/v1/workflows", tok, nil, 401, nil)
+		e.call(http.MethodGet, "/api/v1/roles", tok, nil, 401, nil)
+	})
 }

@@ -49,6 +49,48 @@ func (q *queries) GetSession(id string) (*domain.Session, error) {
 	return s, q.s.translate(err)
 }
 
+// principalColumns is what authentication reads: the user, the session
+// and the organization.
+const principalColumns = `u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
+	u.is_active, u.email_verified_at, u.mfa_enabled, u.deleted_at, u.password_hash <> '',
+	s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
+	o.id, o.plan, o.require_mfa, o.is_active`
+
+// principalSQLite reads a principal on SQLite, where there is no tenant
+// setting (PostgreSQL calls session_principal(), migration 00004).
+const principalSQLite = `SELECT ` + principalColumns + `
+	FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
+	JOIN organizations o ON o.id = u.org_id
+	WHERE u.org_id = $1 AND u.id = $2 AND s.id = $3`
+
+// principalInScope sets a transaction's tenant scope and reads the
+// principal in one statement: session_principal() puts back the scope it
+// finds, whichever of the two the database evaluates first.
+const principalInScope = `SELECT p.* FROM (SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)) s,
+	session_principal($1, $2, $3) p`
+
+// scanPrincipal reads one row of principalColumns; all nil without a row.
+func scanPrincipal(row *sql.Row, orgID string) (*domain.User, *domain.Session, *domain.Organization, error) {
+	var u domain.User
+	var sess domain.Session
+	var role string
+	var o domain.Organization
+	var plan string
+	err := row.Scan(
+		&u.ID, &u.OrgID, strCol{&u.TeamID}, &u.Email, &u.Username, &u.FullName, &role, jsonCol{&u.Permissions},
+		&u.IsActive, nullTime{&u.EmailVerifiedAt}, &u.MFAEnabled, nullTime{&u.DeletedAt}, new(bool),
+		&sess.ID, &sess.UserID, utcTime{&sess.CreatedAt}, utcTime{&sess.LastUsedAt}, utcTime{&sess.ExpiresAt}, nullTime{&sess.RevokedAt},
+		&o.ID, &plan, &o.RequireMFA, &o.IsActive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u.Role, o.Plan, sess.OrgID = domain.Role(role), domain.Plan(plan), orgID
+	return &u, &sess, &o, nil
+}
+
 // SessionPrincipal implements domain.Store: one statement outside any
 // transaction (a single statement reads one snapshot). On PostgreSQL it
 // calls session_principal(), which scopes itself to the organization.
@@ -58,32 +100,16 @@ func (s *Store) SessionPrincipal(ctx context.Context, orgID, userID, sessionID s
 	}
 	query := `SELECT * FROM session_principal($1, $2, $3)`
 	if s.kind != KindPostgres {
-		query = `SELECT u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
-		u.is_active, u.email_verified_at, u.mfa_enabled, u.deleted_at, u.password_hash <> '',
-		s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
-		o.id, o.plan, o.require_mfa, o.is_active
-		FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
-		JOIN organizations o ON o.id = u.org_id
-		WHERE u.org_id = $1 AND u.id = $2 AND s.id = $3`
+		query = principalSQLite
 	}
-	var u domain.User
-	var sess domain.Session
-	var role string
-	var o domain.Organization
-	var plan string
-	err := s.reader.QueryRowContext(ctx, query, orgID, userID, sessionID).Scan(
-		&u.ID, &u.OrgID, strCol{&u.TeamID}, &u.Email, &u.Username, &u.FullName, &role, jsonCol{&u.Permissions},
-		&u.IsActive, nullTime{&u.EmailVerifiedAt}, &u.MFAEnabled, nullTime{&u.DeletedAt}, new(bool),
-		&sess.ID, &sess.UserID, utcTime{&sess.CreatedAt}, utcTime{&sess.LastUsedAt}, utcTime{&sess.ExpiresAt}, nullTime{&sess.RevokedAt},
-		&o.ID, &plan, &o.RequireMFA, &o.IsActive)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil, domain.NotFound("session")
-	}
+	u, sess, o, err := scanPrincipal(s.reader.QueryRowContext(ctx, query, orgID, userID, sessionID), orgID)
 	if err != nil {
 		return nil, nil, nil, s.translate(fmt.Errorf("session principal: %w", err))
 	}
-	u.Role, o.Plan, sess.OrgID = domain.Role(role), domain.Plan(plan), orgID
-	return &u, &sess, &o, nil
+	if u == nil {
+		return nil, nil, nil, domain.NotFound("session")
+	}
+	return u, sess, o, nil
 }
 
 func (q *queries) ListSessions(userID string, p domain.Page) ([]domain.Session, string, error) {

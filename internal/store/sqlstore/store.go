@@ -316,6 +316,9 @@ func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepo
 // PostgreSQL. set_config(…, true) lasts until the transaction ends, so a
 // pooled connection never carries one request's organization into another.
 func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, scope domain.Scope) error {
+	if c := domain.PrincipalCheckFrom(ctx); c != nil && !scope.IsSystem() && c.Take(scope.OrgID) {
+		return s.settlePrincipal(ctx, sqlTx, c)
+	}
 	if s.kind != KindPostgres {
 		return nil
 	}
@@ -328,6 +331,22 @@ func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, scope domain.Scop
 		return s.translate(fmt.Errorf("set scope: %w", err))
 	}
 	return nil
+}
+
+// settlePrincipal sets the scope of a transaction in the check's
+// organization and settles the request's principal check in the same
+// statement, before the transaction runs anything else (domain.PrincipalCheck).
+func (s *Store) settlePrincipal(ctx context.Context, sqlTx *sql.Tx, c *domain.PrincipalCheck) error {
+	query := principalInScope
+	if s.kind != KindPostgres {
+		query = principalSQLite
+	}
+	u, sess, o, err := scanPrincipal(sqlTx.QueryRowContext(ctx, query, c.OrgID, c.UserID, c.SessionID), c.OrgID)
+	if err != nil {
+		c.Release()
+		return s.translate(fmt.Errorf("set scope: %w", err))
+	}
+	return c.Settle(u, sess, o)
 }
 
 func checkScope(scope domain.Scope) error {

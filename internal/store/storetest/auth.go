@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -353,5 +354,96 @@ func testSessionPrincipal(t *testing.T, s domain.Store) {
 	}
 	if got.Active(time.Now()) || got.RevokedAt == nil || u.Role != domain.RoleViewer {
 		t.Errorf("after revocation and demotion: session active %v, role %s", got.Active(time.Now()), u.Role)
+	}
+}
+
+// testPrincipalCheckInTransaction: a request's principal check is settled
+// by the first transaction in its organization, with the rows of its own
+// organization only, before the transaction runs anything else; a failed
+// check fails the transaction; a system-scope or other organization's
+// transaction leaves it pending.
+func testPrincipalCheckInTransaction(t *testing.T, s domain.Store) {
+	a := NewFixture(t, s, "checka")
+	b := NewFixture(t, s, "checkb")
+	sess := &domain.Session{ID: domain.NewID(domain.PrefixSession), UserID: a.Admin.ID, ExpiresAt: time.Now().UTC().Add(time.Hour)}
+	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error { return tx.CreateSession(sess) })
+
+	var seen []string
+	check := func(user, session string, verdict error) *domain.PrincipalCheck {
+		return domain.NewPrincipalCheck(a.Org.ID, user, session, func(u *domain.User, ss *domain.Session, o *domain.Organization) (*domain.Principal, error) {
+			if u == nil {
+				seen = append(seen, "none")
+				return nil, domain.Errorf(domain.ECodeUnauthorized, "no session")
+			}
+			seen = append(seen, u.ID+"/"+ss.ID+"/"+o.ID+"/"+string(u.Role))
+			return &domain.Principal{UserID: u.ID}, verdict
+		})
+	}
+	read := func(c *domain.PrincipalCheck, scope domain.Scope) (ran bool, err error) {
+		err = s.Read(domain.WithPrincipalCheck(ctx, c), scope, func(q domain.Queries) error {
+			ran = true
+			if scope.IsSystem() {
+				return nil
+			}
+			// The tenant scope is set as well: the organization's own rows
+			// are visible (row-level security hides them otherwise).
+			users, _, err := q.ListUsers(domain.UserFilter{})
+			if err == nil && len(users) == 0 {
+				err = errors.New("no users visible in the transaction's scope")
+			}
+			return err
+		})
+		return ran, err
+	}
+
+	// Confirmed: settled once, in the first transaction of the organization.
+	c := check(a.Admin.ID, sess.ID, nil)
+	if ran, err := read(c, domain.SystemScope("test")); err != nil || !ran {
+		t.Fatalf("system scope: %v %v", ran, err)
+	}
+	if ran, err := read(c, domain.OrgScope(b.Org.ID)); err != nil || !ran {
+		t.Fatalf("another organization: %v %v", ran, err)
+	}
+	if done, _, _ := c.Settled(); done || len(seen) != 0 {
+		t.Fatalf("settled outside its organization: %v %v", done, seen)
+	}
+	if ran, err := read(c, domain.OrgScope(a.Org.ID)); err != nil || !ran {
+		t.Fatalf("its organization: %v %v", ran, err)
+	}
+	want := a.Admin.ID + "/" + sess.ID + "/" + a.Org.ID + "/admin"
+	if done, p, err := c.Settled(); !done || err != nil || p == nil || len(seen) != 1 || seen[0] != want {
+		t.Fatalf("settled = %v %v %v, rows %v, want %s", done, p, err, seen, want)
+	}
+	if err := s.Write(domain.WithPrincipalCheck(ctx, c), domain.OrgScope(a.Org.ID), func(domain.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 {
+		t.Errorf("a settled check was settled again: %v", seen)
+	}
+
+	// Refused: the transaction fails before its function runs, in a
+	// write as in a read.
+	refused := domain.Errorf(domain.ECodeUnauthorized, "refused")
+	if ran, err := read(check(a.Admin.ID, sess.ID, refused), domain.OrgScope(a.Org.ID)); ran || !errors.Is(err, refused) {
+		t.Errorf("refused check: ran %v, %v", ran, err)
+	}
+	wrote := false
+	err := s.Write(domain.WithPrincipalCheck(ctx, check(a.Admin.ID, sess.ID, refused)), domain.OrgScope(a.Org.ID), func(domain.Tx) error {
+		wrote = true
+		return nil
+	})
+	if wrote || !errors.Is(err, refused) {
+		t.Errorf("refused check in a write: ran %v, %v", wrote, err)
+	}
+
+	// Rows of another organization or an unknown session are none.
+	seen = nil
+	for _, c := range []*domain.PrincipalCheck{check(b.Admin.ID, sess.ID, nil), check(a.Admin.ID, domain.NewID(domain.PrefixSession), nil)} {
+		if ran, err := read(c, domain.OrgScope(a.Org.ID)); ran || !domain.IsCode(err, domain.ECodeUnauthorized) {
+			t.Errorf("no principal: ran %v, %v", ran, err)
+		}
+	}
+	if len(seen) != 2 || seen[0] != "none" || seen[1] != "none" {
+		t.Errorf("rows for another organization's user or an unknown session: %v", seen)
 	}
 }

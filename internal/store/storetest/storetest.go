@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Sessions", testSessions},
 		{"SessionPrincipal", testSessionPrincipal},
+		{"PrincipalCheckInTransaction", testPrincipalCheckInTransaction},
 		{"SingleUseTokens", testSingleUseTokens},
 		{"APIKeys", testAPIKeys},
 		{"RecoveryCodes", testRecoveryCodes},
