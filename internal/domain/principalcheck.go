@@ -21,8 +21,8 @@ type PrincipalCheck struct {
 
 	confirm func(u *User, sess *Session, org *Organization) (*Principal, error)
 
-	mu      sync.Mutex
-	state   checkState
+	mu       sync.Mutex
+	state    checkState
 	err      error
 	current  *Principal
 	lastUsed time.Time
