@@ -148,9 +148,11 @@ type EngineQueries interface {
 	// start and a recorded input are kept when not given.
 	FinishStep(s *Step) (bool, error)
 	// LockAndFinishStep is LockExecution then, unless the execution has
-	// ended, FinishStep: one statement on PostgreSQL. won is false when
-	// the execution ended or the step already had.
-	LockAndFinishStep(s *Step) (exe *Execution, won bool, err error)
+	// ended, FinishStep, and when that wrote the step, ResolveParentEdge
+	// for each of edges, recording the counts in them: one statement on
+	// PostgreSQL. won is false when the execution ended or the step
+	// already had; edges are then left alone.
+	LockAndFinishStep(s *Step, edges []EdgeResolution) (exe *Execution, won bool, err error)
 	// ExecutionCounts adds add (0 or 1) to the organization's starts in
 	// at's minute and counts, in one statement on PostgreSQL, its starts
 	// since hourStart's minute (per-minute counts, so the window is up to a
@@ -193,4 +195,14 @@ type EngineQueries interface {
 	OrgsWithPendingExecutions(limit int) ([]string, error)
 	// DeleteExpiredIdempotencyKeys removes expired keys (system scope).
 	DeleteExpiredIdempotencyKeys(now time.Time) (int64, error)
+}
+
+// EdgeResolution is an outgoing edge of a finished step, resolved against
+// its target (Tx.ResolveParentEdge).
+type EdgeResolution struct {
+	NodeID   string // the edge's target
+	Holds    bool
+	OwnerJob int64
+	// Pending and Holding are the target's counts after the change.
+	Pending, Holding int
 }

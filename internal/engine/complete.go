@@ -3,8 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
-
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -13,12 +13,6 @@ import (
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/workflow"
 )
-
-// edgeOutcome is one resolved edge: whether it holds.
-type edgeOutcome struct {
-	from, to string
-	holds    bool
-}
 
 // maxEventOutputBytes bounds the output copied into a step.completed event;
 // larger outputs are read from the execution record.
@@ -40,7 +34,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	}
 	nodes[a.NodeID] = res.Output
 	env := workflow.Env{Input: st.input, Nodes: nodes, Output: res.Output}
-	var outcomes []edgeOutcome
+	var outcomes []domain.EdgeResolution
 	for _, ed := range st.c.graph.Outgoing(a.NodeID) {
 		holds := true
 		if st.node.Type == domain.NodeRouter {
@@ -54,7 +48,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 			}
 			holds = ok
 		}
-		outcomes = append(outcomes, edgeOutcome{from: a.NodeID, to: ed.To, holds: holds})
+		outcomes = append(outcomes, domain.EdgeResolution{NodeID: ed.To, Holds: holds, OwnerJob: e.ownerFor(st.c, ed.To, t.job.ID)})
 	}
 	output, _ := json.Marshal(res.Output)
 	var toolCalls json.RawMessage
@@ -72,7 +66,9 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		if !recordedStart { // a slow step's input was written with its start
 			s.Input = st.received
 		}
-		exe, won, err := tx.LockAndFinishStep(s)
+		// The step's own edges resolve in the same statement.
+		edges := slices.Clone(outcomes)
+		exe, won, err := tx.LockAndFinishStep(s, edges)
 		if err != nil {
 			return err
 		}
@@ -110,7 +106,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
 			CreatedAt: finished, Data: mustJSON(done)})
 
-		ready, skipped, err := e.resolveEdges(tx, exe, st.c, outcomes, t.job.ID)
+		ready, skipped, err := e.resolveEdges(tx, exe, st.c, edges, t.job.ID)
 		if err != nil {
 			return err
 		}
@@ -181,44 +177,54 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	return next, nil
 }
 
-// resolveEdges counts the outcomes against their targets. A target whose
-// incoming edges are all resolved is ready when one holds, and is skipped
-// otherwise — and a skipped node resolves its own outgoing edges as not
-// holding, so skip propagates. It returns ready and skipped node ids.
+// resolveEdges goes on from edges a step's completion resolved
+// (LockAndFinishStep). A target whose incoming edges are all resolved is
+// ready when one holds, and is skipped otherwise — and a skipped node
+// resolves its own outgoing edges as not holding, so skip propagates. It
+// returns ready and skipped node ids.
 //
 // The job claims every fast target: the store records it as the owner
 // when the edge makes the target ready (its only parent's, or a join's
 // last), in the same statement.
-func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, outcomes []edgeOutcome, jobID int64) (ready, skipped []string, err error) {
-	for len(outcomes) > 0 {
-		o := outcomes[0]
-		outcomes = outcomes[1:]
-		var owner int64
-		if fastKind(c.nodes[o.to]) {
-			owner = jobID
+func (e *Engine) resolveEdges(tx domain.Tx, exe *domain.Execution, c *compiled, edges []domain.EdgeResolution, jobID int64) (ready, skipped []string, err error) {
+	var more []domain.EdgeResolution // edges of skipped nodes, not resolved yet
+	for len(edges) > 0 || len(more) > 0 {
+		var ed domain.EdgeResolution
+		if len(edges) > 0 {
+			ed, edges = edges[0], edges[1:]
+		} else {
+			ed, more = more[0], more[1:]
+			if ed.Pending, ed.Holding, err = tx.ResolveParentEdge(exe.ID, ed.NodeID, ed.Holds, ed.OwnerJob); err != nil {
+				return nil, nil, err
+			}
 		}
-		pending, holding, err := tx.ResolveParentEdge(exe.ID, o.to, o.holds, owner)
-		if err != nil {
-			return nil, nil, err
-		}
-		if pending > 0 {
+		if ed.Pending > 0 {
 			continue
 		}
-		if holding > 0 {
-			ready = append(ready, o.to)
+		if ed.Holding > 0 {
+			ready = append(ready, ed.NodeID)
 			continue
 		}
 		now := tx.Now()
-		if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: o.to, Status: domain.StepSkipped, FinishedAt: &now}); err != nil {
+		if _, err := tx.FinishStep(&domain.Step{ExecutionID: exe.ID, NodeID: ed.NodeID, Status: domain.StepSkipped, FinishedAt: &now}); err != nil {
 			return nil, nil, err
 		}
 		exe.NodesDone++
-		skipped = append(skipped, o.to)
-		for _, ed := range c.graph.Outgoing(o.to) {
-			outcomes = append(outcomes, edgeOutcome{from: o.to, to: ed.To, holds: false})
+		skipped = append(skipped, ed.NodeID)
+		for _, out := range c.graph.Outgoing(ed.NodeID) {
+			more = append(more, domain.EdgeResolution{NodeID: out.To, OwnerJob: e.ownerFor(c, out.To, jobID)})
 		}
 	}
 	return ready, skipped, nil
+}
+
+// ownerFor is the job that claims a target when an edge makes it ready:
+// this job for a fast step, none (0) for a step that gets its own job.
+func (e *Engine) ownerFor(c *compiled, nodeID string, jobID int64) int64 {
+	if fastKind(c.nodes[nodeID]) {
+		return jobID
+	}
+	return 0
 }
 
 // completedOutputs reads the outputs of an execution's completed steps.

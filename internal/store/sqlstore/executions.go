@@ -361,20 +361,33 @@ func (q *queries) ResolveParentEdge(executionID, nodeID string, holds bool, owne
 	if err != nil {
 		return 0, 0, err
 	}
-	h := 0
-	if holds {
-		h = 1
-	}
+	var a argList
+	update := resolveEdge(&a, a.add(org), a.add(executionID), domain.EdgeResolution{NodeID: nodeID, Holds: holds, OwnerJob: ownerJob})
 	var pending, holding int
-	err = q.queryRow(`UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + $4,
-		status = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN 'queued' ELSE status END,
-		owner_job = CASE WHEN pending_parents = 1 AND holding_parents + $4 > 0 THEN $5 ELSE owner_job END
-		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND pending_parents > 0
-		RETURNING pending_parents, holding_parents`, org, executionID, nodeID, h, ownerJob).Scan(&pending, &holding)
+	err = q.queryRow(update+` RETURNING pending_parents, holding_parents`, a.args...).Scan(&pending, &holding)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, domain.Errorf(domain.ECodeConflict, "step %s of %s has no unresolved parent edge", nodeID, executionID)
+		return 0, 0, noParentEdge(executionID, nodeID)
 	}
 	return pending, holding, q.s.translate(err)
+}
+
+// resolveEdge is ResolveParentEdge's UPDATE, with org and exe the
+// placeholders of the organization and the execution in a.
+func resolveEdge(a *argList, org, exe string, e domain.EdgeResolution) string {
+	h := 0
+	if e.Holds {
+		h = 1
+	}
+	hold, owner := a.add(h), a.add(e.OwnerJob)
+	readyNow := `pending_parents = 1 AND holding_parents + ` + hold + ` > 0`
+	return `UPDATE execution_steps SET pending_parents = pending_parents - 1, holding_parents = holding_parents + ` + hold + `,
+		status = CASE WHEN ` + readyNow + ` THEN 'queued' ELSE status END,
+		owner_job = CASE WHEN ` + readyNow + ` THEN ` + owner + ` ELSE owner_job END
+		WHERE org_id = ` + org + ` AND execution_id = ` + exe + ` AND node_id = ` + a.add(e.NodeID) + ` AND pending_parents > 0`
+}
+
+func noParentEdge(executionID, nodeID string) error {
+	return domain.Errorf(domain.ECodeConflict, "step %s of %s has no unresolved parent edge", nodeID, executionID)
 }
 
 func (q *queries) MarkStepsQueued(executionID string, nodeIDs []string) error {
@@ -442,35 +455,78 @@ func finishStep(a *argList, org string, s *domain.Step) string {
 		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`
 }
 
-func (q *queries) LockAndFinishStep(s *domain.Step) (*domain.Execution, bool, error) {
-	if q.d.name != KindPostgres {
+func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolution) (*domain.Execution, bool, error) {
+	if q.d.name != KindPostgres || !distinctTargets(edges) {
 		exe, err := q.LockExecution(s.ExecutionID)
 		if err != nil || exe.Final() {
 			return exe, false, err
 		}
 		won, err := q.FinishStep(s)
-		return exe, won, err
+		if err != nil || !won {
+			return exe, won, err
+		}
+		for i := range edges {
+			e := &edges[i]
+			if e.Pending, e.Holding, err = q.ResolveParentEdge(s.ExecutionID, e.NodeID, e.Holds, e.OwnerJob); err != nil {
+				return nil, false, err
+			}
+		}
+		return exe, true, nil
 	}
 	org, err := q.org()
 	if err != nil {
 		return nil, false, err
 	}
 	// One round trip: e locks the execution row (the main query reads it
-	// first), f writes the step only while the execution runs on.
+	// first), f writes the step only while the execution runs on, and each
+	// r<i> resolves an outgoing edge only when f wrote the step.
 	var a argList
 	finish := finishStep(&a, org, s)
 	cond := andAll("org_id = $1", "id = $2", q.teamVisible(&a, "team_id"))
+	query := `WITH e AS (SELECT ` + executionColumns + ` FROM executions WHERE ` + cond + ` FOR UPDATE),
+		f AS (` + finish + ` AND EXISTS (SELECT 1 FROM e WHERE status NOT IN ('succeeded', 'failed', 'cancelled')) RETURNING 1)`
+	sel := `SELECT e.*, EXISTS (SELECT 1 FROM f)`
 	var won bool
-	exe, err := scanExecution(q.queryRow(`WITH e AS (SELECT `+executionColumns+` FROM executions WHERE `+cond+` FOR UPDATE),
-		f AS (`+finish+` AND EXISTS (SELECT 1 FROM e WHERE status NOT IN ('succeeded', 'failed', 'cancelled')) RETURNING 1)
-		SELECT e.*, EXISTS (SELECT 1 FROM f) FROM e`, a.args...), &won)
+	counts := make([]sql.NullInt64, 2*len(edges))
+	extra := []any{&won}
+	for i, ed := range edges {
+		r := fmt.Sprintf("r%d", i)
+		query += `,
+		` + r + ` AS (` + resolveEdge(&a, "$1", "$2", ed) + ` AND EXISTS (SELECT 1 FROM f) RETURNING pending_parents, holding_parents)`
+		sel += `, (SELECT pending_parents FROM ` + r + `), (SELECT holding_parents FROM ` + r + `)`
+		extra = append(extra, &counts[2*i], &counts[2*i+1])
+	}
+	exe, err := scanExecution(q.queryRow(query+`
+		`+sel+` FROM e`, a.args...), extra...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, domain.NotFound("execution")
 	}
 	if err != nil {
 		return nil, false, q.s.translate(fmt.Errorf("lock execution %s: %w", s.ExecutionID, err))
 	}
-	return exe, won, nil
+	if !won {
+		return exe, false, nil
+	}
+	for i := range edges {
+		if !counts[2*i].Valid {
+			return nil, false, noParentEdge(s.ExecutionID, edges[i].NodeID)
+		}
+		edges[i].Pending, edges[i].Holding = int(counts[2*i].Int64), int(counts[2*i+1].Int64)
+	}
+	return exe, true, nil
+}
+
+// distinctTargets reports whether no two edges share a target: one
+// statement may change a row only once.
+func distinctTargets(edges []domain.EdgeResolution) bool {
+	for i := range edges {
+		for j := range i {
+			if edges[i].NodeID == edges[j].NodeID {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (q *queries) ExecutionCounts(hourStart, at time.Time, add int) (int, int, error) {

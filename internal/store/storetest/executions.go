@@ -89,7 +89,7 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 		err = s.Write(ctx, scope, func(tx domain.Tx) error {
 			var err error
 			exe, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: exeID, NodeID: node, Status: domain.StepCompleted,
-				Attempts: 1, Output: json.RawMessage(`42`)})
+				Attempts: 1, Output: json.RawMessage(`42`)}, nil)
 			return err
 		})
 		return exe, won, err
@@ -122,4 +122,72 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 	if _, _, err := finish(domain.NewID(domain.PrefixExecution), "a"); !domain.IsCode(err, domain.ECodeNotFound) {
 		t.Errorf("finishing a step of an unknown execution: %v", err)
 	}
+
+	// The finished step's outgoing edges resolve with it, only when it
+	// was written: a join c of a and b, and d after a alone.
+	j := newExe("a", "b", "c", "d")
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		for node, parents := range map[string]int{"c": 2, "d": 1} {
+			if err := tx.UpdateStep(&domain.Step{ExecutionID: j.ID, NodeID: node, Status: domain.StepWaiting, PendingParents: parents}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	finishEdges := func(node string, edges []domain.EdgeResolution) (won bool, err error) {
+		err = s.Write(ctx, scope, func(tx domain.Tx) error {
+			var err error
+			_, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: j.ID, NodeID: node, Status: domain.StepCompleted, Attempts: 1}, edges)
+			return err
+		})
+		return won, err
+	}
+	edges := []domain.EdgeResolution{{NodeID: "c", Holds: false, OwnerJob: 7}, {NodeID: "d", Holds: true, OwnerJob: 7}}
+	if won, err := finishEdges("a", edges); err != nil || !won {
+		t.Fatalf("finish a with its edges: %v %v", won, err)
+	}
+	if c, d := edges[0], edges[1]; c.Pending != 1 || c.Holding != 0 || d.Pending != 0 || d.Holding != 1 {
+		t.Errorf("counts after a: c %d/%d, d %d/%d; want 1/0 and 0/1", c.Pending, c.Holding, d.Pending, d.Holding)
+	}
+	again := []domain.EdgeResolution{{NodeID: "c", Holds: true, OwnerJob: 7}}
+	if won, err := finishEdges("a", again); err != nil || won || again[0].Pending != 0 || again[0].Holding != 0 {
+		t.Errorf("a duplicate finish resolved its edges: won %v, %+v, %v", won, again[0], err)
+	}
+	last := []domain.EdgeResolution{{NodeID: "c", Holds: true, OwnerJob: 9}}
+	if won, err := finishEdges("b", last); err != nil || !won || last[0].Pending != 0 || last[0].Holding != 1 {
+		t.Errorf("finish b: won %v, %+v, %v", won, last[0], err)
+	}
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		for node, want := range map[string]int64{"c": 9, "d": 7} {
+			st, err := q.GetStep(j.ID, node)
+			if err != nil {
+				return err
+			}
+			if st.Status != domain.StepQueued || st.PendingParents != 0 || st.OwnerJob != want {
+				t.Errorf("step %s: %s, %d pending, owner %d; want queued, 0, %d", node, st.Status, st.PendingParents, st.OwnerJob, want)
+			}
+		}
+		return nil
+	})
+	// An edge with nothing left to resolve fails the whole completion;
+	// two edges to one target resolve one after another.
+	k := newExe("a", "b", "c")
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		return tx.UpdateStep(&domain.Step{ExecutionID: k.ID, NodeID: "c", Status: domain.StepWaiting, PendingParents: 2})
+	})
+	j = k
+	if _, err := finishEdges("a", []domain.EdgeResolution{{NodeID: "b"}}); !domain.IsCode(err, domain.ECodeConflict) {
+		t.Errorf("an edge to a step with no pending parent: %v, want a conflict", err)
+	}
+	twice := []domain.EdgeResolution{{NodeID: "c"}, {NodeID: "c", Holds: true}}
+	if won, err := finishEdges("a", twice); err != nil || !won || twice[0].Pending != 1 || twice[1].Pending != 0 || twice[1].Holding != 1 {
+		t.Errorf("two edges to one target: won %v, %+v, %v", won, twice, err)
+	}
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		a, err := q.GetStep(k.ID, "a")
+		if err == nil && a.Status != domain.StepCompleted {
+			t.Errorf("step a after its completion = %s", a.Status)
+		}
+		return err
+	})
 }
