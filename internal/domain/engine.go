@@ -149,10 +149,12 @@ type EngineQueries interface {
 	FinishStep(s *Step) (bool, error)
 	// LockAndFinishStep is LockExecution then, unless the execution has
 	// ended, FinishStep, and when that wrote the step, ResolveParentEdge
-	// for each of edges, recording the counts in them: one statement on
-	// PostgreSQL. won is false when the execution ended or the step
-	// already had; edges are then left alone.
-	LockAndFinishStep(s *Step, edges []EdgeResolution) (exe *Execution, won bool, err error)
+	// for each of edges, recording the counts in them, and the progress
+	// (when not nil) added to the execution: one statement on PostgreSQL.
+	// The execution returned carries the progress. won is false when the
+	// execution ended or the step already had; edges and the execution
+	// are then left alone.
+	LockAndFinishStep(s *Step, edges []EdgeResolution, progress *StepProgress) (exe *Execution, won bool, err error)
 	// ExecutionCounts adds add (0 or 1) to the organization's starts in
 	// at's minute and counts, in one statement on PostgreSQL, its starts
 	// since hourStart's minute (per-minute counts, so the window is up to a
@@ -205,4 +207,26 @@ type EdgeResolution struct {
 	OwnerJob int64
 	// Pending and Holding are the target's counts after the change.
 	Pending, Holding int
+}
+
+// StepProgress is what a finished step adds to its execution: its usage,
+// one node done, and its events, appended after the execution's last
+// (their Seq is set when they are written).
+type StepProgress struct {
+	TokensIn, TokensOut, TokensCached int64
+	CostUSD                           float64
+	Events                            []ExecutionEvent
+}
+
+// Apply adds the progress to e and numbers the events after e's last.
+func (p *StepProgress) Apply(e *Execution) {
+	e.TokensIn += p.TokensIn
+	e.TokensOut += p.TokensOut
+	e.TokensCached += p.TokensCached
+	e.CostUSD += p.CostUSD
+	e.NodesDone++
+	for i := range p.Events {
+		e.EventSeq++
+		p.Events[i].Seq = e.EventSeq
+	}
 }

@@ -66,9 +66,27 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		if !recordedStart { // a slow step's input was written with its start
 			s.Input = st.received
 		}
-		// The step's own edges resolve in the same statement.
+		// The step's own edges and what it adds to the execution (usage,
+		// one node done, its events) go in the same statement.
+		var stepEvents []domain.ExecutionEvent
+		if !recordedStart {
+			stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepStarted, NodeID: a.NodeID,
+				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": attempt})})
+		}
+		done := map[string]any{"attempt": attempt, "duration_ms": d, "tokens_in": res.Usage.InputTokens,
+			"tokens_out": res.Usage.OutputTokens, "cost_usd": res.CostUSD}
+		if res.Model != "" {
+			done["model"] = res.Model
+		}
+		if len(output) <= maxEventOutputBytes {
+			done["output"] = json.RawMessage(output)
+		}
+		stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
+			CreatedAt: finished, Data: mustJSON(done)})
+		progress := &domain.StepProgress{TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
+			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, Events: stepEvents}
 		edges := slices.Clone(outcomes)
-		exe, won, err := tx.LockAndFinishStep(s, edges)
+		exe, won, err := tx.LockAndFinishStep(s, edges, progress)
 		if err != nil {
 			return err
 		}
@@ -85,27 +103,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 			}
 			return t.finish(ctx, tx)
 		}
-		exe.TokensIn += res.Usage.InputTokens
-		exe.TokensOut += res.Usage.OutputTokens
-		exe.TokensCached += res.Usage.CachedInputTokens
-		exe.CostUSD += res.CostUSD
-		exe.NodesDone++
-		var events []domain.ExecutionEvent
-		if !recordedStart {
-			events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepStarted, NodeID: a.NodeID,
-				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": attempt})})
-		}
-		done := map[string]any{"attempt": attempt, "duration_ms": d, "tokens_in": res.Usage.InputTokens,
-			"tokens_out": res.Usage.OutputTokens, "cost_usd": res.CostUSD}
-		if res.Model != "" {
-			done["model"] = res.Model
-		}
-		if len(output) <= maxEventOutputBytes {
-			done["output"] = json.RawMessage(output)
-		}
-		events = append(events, domain.ExecutionEvent{ExecutionID: exe.ID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
-			CreatedAt: finished, Data: mustJSON(done)})
-
+		var events []domain.ExecutionEvent // written after the step's own
 		ready, skipped, err := e.resolveEdges(tx, exe, st.c, edges, t.job.ID)
 		if err != nil {
 			return err
@@ -149,7 +147,7 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 					return err
 				}
 			}
-		} else {
+		} else if len(skipped) > 0 {
 			for i := range events {
 				exe.EventSeq++
 				events[i].Seq = exe.EventSeq

@@ -455,7 +455,7 @@ func finishStep(a *argList, org string, s *domain.Step) string {
 		WHERE org_id = $1 AND execution_id = $2 AND node_id = $3 AND status NOT IN ('completed', 'failed', 'skipped', 'cancelled')`
 }
 
-func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolution) (*domain.Execution, bool, error) {
+func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolution, progress *domain.StepProgress) (*domain.Execution, bool, error) {
 	if q.d.name != KindPostgres || !distinctTargets(edges) {
 		exe, err := q.LockExecution(s.ExecutionID)
 		if err != nil || exe.Final() {
@@ -468,6 +468,12 @@ func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolutio
 		for i := range edges {
 			e := &edges[i]
 			if e.Pending, e.Holding, err = q.ResolveParentEdge(s.ExecutionID, e.NodeID, e.Holds, e.OwnerJob); err != nil {
+				return nil, false, err
+			}
+		}
+		if progress != nil {
+			progress.Apply(exe)
+			if err := q.SaveExecution(exe, progress.Events); err != nil {
 				return nil, false, err
 			}
 		}
@@ -496,6 +502,18 @@ func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolutio
 		sel += `, (SELECT pending_parents FROM ` + r + `), (SELECT holding_parents FROM ` + r + `)`
 		extra = append(extra, &counts[2*i], &counts[2*i+1])
 	}
+	if progress != nil {
+		query += `,
+		u AS (UPDATE executions SET tokens_in = tokens_in + ` + a.add(progress.TokensIn) + `,
+			tokens_out = tokens_out + ` + a.add(progress.TokensOut) + `, tokens_cached = tokens_cached + ` + a.add(progress.TokensCached) + `,
+			cost_usd = cost_usd + ` + a.add(progress.CostUSD) + `, nodes_done = nodes_done + 1,
+			event_seq = event_seq + ` + a.add(len(progress.Events)) + `
+			WHERE org_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM f) RETURNING 1)`
+		if len(progress.Events) > 0 {
+			query += `,
+		v AS (` + progressEvents(&a, org, progress.Events, q.now) + ` AND EXISTS (SELECT 1 FROM f) RETURNING 1)`
+		}
+	}
 	exe, err := scanExecution(q.queryRow(query+`
 		`+sel+` FROM e`, a.args...), extra...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -513,7 +531,30 @@ func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolutio
 		}
 		edges[i].Pending, edges[i].Holding = int(counts[2*i].Int64), int(counts[2*i+1].Int64)
 	}
+	if progress != nil {
+		progress.Apply(exe) // what u and v wrote, numbered from the row e locked
+	}
 	return exe, true, nil
+}
+
+// progressEvents inserts a step's events numbered after the event_seq the
+// statement's CTE e locked: the i-th gets e.event_seq + i, as
+// StepProgress.Apply numbers them.
+func progressEvents(a *argList, org string, events []domain.ExecutionEvent, now time.Time) string {
+	var values []string
+	for i := range events {
+		ev := &events[i]
+		ev.OrgID = org
+		if ev.CreatedAt.IsZero() {
+			ev.CreatedAt = now
+		}
+		values = append(values, "("+strings.Join([]string{a.add(i+1) + "::bigint", a.add(ev.ExecutionID), a.add(ev.Type),
+			a.add(ev.NodeID), a.add(rawOrNull(ev.Data)) + "::jsonb", a.add(ev.CreatedAt.UTC()) + "::timestamptz"}, ", ")+")")
+	}
+	return `INSERT INTO execution_events (org_id, execution_id, seq, type, node_id, data, created_at)
+		SELECT $1, x.execution_id, (SELECT event_seq FROM e) + x.i, x.type, x.node_id, x.data, x.created_at
+		FROM (VALUES ` + strings.Join(values, ", ") + `) AS x(i, execution_id, type, node_id, data, created_at)
+		WHERE true`
 }
 
 // distinctTargets reports whether no two edges share a target: one

@@ -12,9 +12,10 @@ import (
 )
 
 // BenchmarkFinishChainStep measures a chain step's completion on
-// PostgreSQL: the execution's lock, the step's result and its outgoing
-// edge's counter in one statement ("folded"), against the lock and result
-// in one and the edge in another ("separate").
+// PostgreSQL: the execution's lock, the step's result, its outgoing edge's
+// counter and the execution's progress with its event in one statement
+// ("folded"), against the lock and result, the edge, and the execution
+// with its event in three ("separate").
 func BenchmarkFinishChainStep(b *testing.B) {
 	s := dbtest.Open(b, dbtest.New(b, sqlstore.KindPostgres))
 	f := storetest.NewFixture(&testing.T{}, s, "finishbench")
@@ -52,15 +53,21 @@ func BenchmarkFinishChainStep(b *testing.B) {
 				err := s.Write(ctx, scope, func(tx domain.Tx) error {
 					st := &domain.Step{ExecutionID: ids[i], NodeID: "a", Status: domain.StepCompleted, Attempts: 1, Output: json.RawMessage(`1`)}
 					edges := []domain.EdgeResolution{{NodeID: "b", Holds: true, OwnerJob: 1}}
+					progress := &domain.StepProgress{TokensIn: 1, Events: []domain.ExecutionEvent{{ExecutionID: ids[i],
+						Type: domain.EventStepCompleted, NodeID: "a", Data: json.RawMessage(`{"attempt":1}`)}}}
 					if folded {
-						_, _, err := tx.LockAndFinishStep(st, edges)
+						_, _, err := tx.LockAndFinishStep(st, edges, progress)
 						return err
 					}
-					if _, _, err := tx.LockAndFinishStep(st, nil); err != nil {
+					exe, _, err := tx.LockAndFinishStep(st, nil, nil)
+					if err != nil {
 						return err
 					}
-					_, _, err := tx.ResolveParentEdge(ids[i], "b", true, 1)
-					return err
+					if _, _, err := tx.ResolveParentEdge(ids[i], "b", true, 1); err != nil {
+						return err
+					}
+					progress.Apply(exe)
+					return tx.SaveExecution(exe, progress.Events)
 				})
 				if err != nil {
 					b.Fatal(err)

@@ -89,7 +89,7 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 		err = s.Write(ctx, scope, func(tx domain.Tx) error {
 			var err error
 			exe, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: exeID, NodeID: node, Status: domain.StepCompleted,
-				Attempts: 1, Output: json.RawMessage(`42`)}, nil)
+				Attempts: 1, Output: json.RawMessage(`42`)}, nil, nil)
 			return err
 		})
 		return exe, won, err
@@ -137,7 +137,7 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 	finishEdges := func(node string, edges []domain.EdgeResolution) (won bool, err error) {
 		err = s.Write(ctx, scope, func(tx domain.Tx) error {
 			var err error
-			_, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: j.ID, NodeID: node, Status: domain.StepCompleted, Attempts: 1}, edges)
+			_, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: j.ID, NodeID: node, Status: domain.StepCompleted, Attempts: 1}, edges, nil)
 			return err
 		})
 		return won, err
@@ -189,5 +189,54 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 			t.Errorf("step a after its completion = %s", a.Status)
 		}
 		return err
+	})
+
+	// The step's progress goes to the execution with it: usage, one node
+	// done, its events numbered after the last; not on a duplicate.
+	p := newExe("a", "b")
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		p.TokensIn, p.EventSeq = 5, 3
+		return tx.UpdateExecution(p)
+	})
+	progress := func() *domain.StepProgress {
+		return &domain.StepProgress{TokensIn: 10, TokensOut: 20, TokensCached: 2, CostUSD: 0.25, Events: []domain.ExecutionEvent{
+			{ExecutionID: p.ID, Type: domain.EventStepStarted, NodeID: "a", Data: json.RawMessage(`{"attempt":1}`)},
+			{ExecutionID: p.ID, Type: domain.EventStepCompleted, NodeID: "a", Data: json.RawMessage(`{"output":42}`)}}}
+	}
+	withProgress := func(node string, pr *domain.StepProgress) (exe *domain.Execution, won bool, err error) {
+		err = s.Write(ctx, scope, func(tx domain.Tx) error {
+			var err error
+			exe, won, err = tx.LockAndFinishStep(&domain.Step{ExecutionID: p.ID, NodeID: node, Status: domain.StepCompleted, Attempts: 1}, nil, pr)
+			return err
+		})
+		return exe, won, err
+	}
+	pr := progress()
+	exe, won, err := withProgress("a", pr)
+	if err != nil || !won || exe.TokensIn != 15 || exe.TokensOut != 20 || exe.TokensCached != 2 || exe.CostUSD != 0.25 ||
+		exe.NodesDone != 1 || exe.EventSeq != 5 || pr.Events[0].Seq != 4 || pr.Events[1].Seq != 5 {
+		t.Fatalf("finish with progress: %+v, events %+v, won %v, %v", exe, pr.Events, won, err)
+	}
+	if _, won, err := withProgress("a", progress()); err != nil || won {
+		t.Errorf("a duplicate finish with progress: won %v, %v", won, err)
+	}
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		stored, err := q.GetExecution(p.ID)
+		if err != nil {
+			return err
+		}
+		if stored.TokensIn != 15 || stored.TokensOut != 20 || stored.TokensCached != 2 || stored.CostUSD != 0.25 ||
+			stored.NodesDone != 1 || stored.EventSeq != 5 {
+			t.Errorf("stored execution after its progress: %+v", stored)
+		}
+		evs, err := q.ListEvents(p.ID, 0, 100)
+		if err != nil {
+			return err
+		}
+		if len(evs) != 2 || evs[0].Seq != 4 || evs[0].Type != domain.EventStepStarted || evs[1].Seq != 5 ||
+			evs[1].Type != domain.EventStepCompleted || string(evs[1].Data) != `{"output": 42}` && string(evs[1].Data) != `{"output":42}` {
+			t.Errorf("events after the progress: %+v", evs)
+		}
+		return nil
 	})
 }
