@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -58,6 +59,22 @@ func testOrganizations(t *testing.T, s domain.Store) {
 		}
 		return nil
 	})
+	// Its executions, their steps and their events go with it.
+	otherScope := domain.OrgScope(other.Org.ID)
+	wf := NewWorkflow(t, s, otherScope, other.Admin.ID, "", "doomed")
+	exe := &domain.Execution{ID: domain.NewID(domain.PrefixExecution), WorkflowID: wf.ID, WorkflowVersion: 1,
+		Status: domain.ExecutionRunning, Trigger: domain.TriggerManual, TriggeredBy: other.Admin.ID, Input: json.RawMessage(`{}`), NodesTotal: 1}
+	mustWrite(t, s, otherScope, func(tx domain.Tx) error {
+		exe.CreatedAt = tx.Now()
+		if err := tx.CreateExecution(exe); err != nil {
+			return err
+		}
+		if err := tx.CreateSteps([]domain.Step{{ExecutionID: exe.ID, NodeID: "a", NodeType: domain.NodeTransform, Status: domain.StepQueued}}); err != nil {
+			return err
+		}
+		exe.EventSeq = 1
+		return tx.SaveExecution(exe, []domain.ExecutionEvent{{ExecutionID: exe.ID, Seq: 1, Type: domain.EventStepStarted, NodeID: "a"}})
+	})
 	mustWrite(t, s, domain.SystemScope(domain.SystemOperator), func(tx domain.Tx) error {
 		return tx.DeleteOrganization(other.Org.ID)
 	})
@@ -66,6 +83,15 @@ func testOrganizations(t *testing.T, s domain.Store) {
 		return err
 	})
 	wantCode(t, err, domain.ECodeNotFound)
+	mustRead(t, s, otherScope, func(q domain.Queries) error {
+		if _, err := q.GetStep(exe.ID, "a"); !domain.IsCode(err, domain.ECodeNotFound) {
+			t.Errorf("a step of the deleted organization: %v", err)
+		}
+		if evs, err := q.ListEvents(exe.ID, 0, 10); err != nil || len(evs) != 0 {
+			t.Errorf("events of the deleted organization: %d, %v", len(evs), err)
+		}
+		return nil
+	})
 }
 
 func testTeams(t *testing.T, s domain.Store) {
