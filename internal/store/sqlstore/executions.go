@@ -541,13 +541,10 @@ func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolutio
 // statement's CTE e locked: the i-th gets e.event_seq + i, as
 // StepProgress.Apply numbers them.
 func progressEvents(a *argList, org string, events []domain.ExecutionEvent, now time.Time) string {
+	stampEvents(org, events, now)
 	var values []string
 	for i := range events {
 		ev := &events[i]
-		ev.OrgID = org
-		if ev.CreatedAt.IsZero() {
-			ev.CreatedAt = now
-		}
 		values = append(values, "("+strings.Join([]string{a.add(i+1) + "::bigint", a.add(ev.ExecutionID), a.add(ev.Type),
 			a.add(ev.NodeID), a.add(rawOrNull(ev.Data)) + "::jsonb", a.add(ev.CreatedAt.UTC()) + "::timestamptz"}, ", ")+")")
 	}
@@ -685,15 +682,23 @@ func (q *queries) AppendEvents(events []domain.ExecutionEvent) error {
 	return err
 }
 
+// stampEvents sets the organization of events and the time of those
+// that have none.
+func stampEvents(org string, events []domain.ExecutionEvent, now time.Time) {
+	for i := range events {
+		events[i].OrgID = org
+		if events[i].CreatedAt.IsZero() {
+			events[i].CreatedAt = now
+		}
+	}
+}
+
 // eventsInsert is the INSERT of events, its arguments added to a.
 func eventsInsert(a *argList, org string, events []domain.ExecutionEvent, now time.Time) string {
+	stampEvents(org, events, now)
 	var values []string
 	for i := range events {
 		ev := &events[i]
-		ev.OrgID = org
-		if ev.CreatedAt.IsZero() {
-			ev.CreatedAt = now
-		}
 		values = append(values, "("+strings.Join([]string{a.add(org), a.add(ev.ExecutionID), a.add(ev.Seq), a.add(ev.Type),
 			a.add(ev.NodeID), a.add(rawOrNull(ev.Data)), a.add(ev.CreatedAt.UTC())}, ", ")+")")
 	}
