@@ -130,7 +130,17 @@ func (s *Server) gate(a Access) func(huma.Context, func(huma.Context)) {
 			return
 		}
 		if check != nil {
-			ctx = huma.WithContext(ctx, domain.WithPrincipalCheck(ctx.Context(), check))
+			guess := p
+			// Settles the check before huma answers on its own (a refused
+			// parameter, say): an ended session gets its 401 instead.
+			settle := func(rc context.Context) *Problem {
+				if _, err := s.confirm(rc, check, guess); err != nil {
+					return problemFor(rc, s.log, err)
+				}
+				return nil
+			}
+			rc := domain.WithPrincipalCheck(ctx.Context(), check)
+			ctx = huma.WithContext(ctx, context.WithValue(rc, settleKey, settle))
 		}
 		next(huma.WithValue(ctx, principalKey, p))
 	}

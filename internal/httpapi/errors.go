@@ -167,6 +167,16 @@ func humaError(ctx huma.Context, status int, msg string, errs ...error) huma.Sta
 	var c context.Context = context.Background()
 	if ctx != nil {
 		c = ctx.Context()
+		if settle, _ := c.Value(settleKey).(func(context.Context) *Problem); settle != nil {
+			if p := settle(c); p != nil {
+				for k, vs := range p.headers { // huma writes its own errors without them
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+				return p
+			}
+		}
 	}
 	p := newProblem(c, status, msg)
 	for _, e := range errs {

@@ -21,6 +21,7 @@ type ctxKey int
 const (
 	reqInfoKey ctxKey = iota
 	principalKey
+	settleKey // func(context.Context) *Problem: settles a pending principal check
 )
 
 // reqInfo is what every request carries through the stack: its id, the
