@@ -42,8 +42,21 @@ type Store interface {
 type BatchItem struct {
 	Scope Scope
 	Fn    func(tx Tx) error
+	// Finish, when set, is the step completion Fn starts with: Fn's first
+	// write is tx.LockAndFinishStep(Finish.Step, Finish.Edges,
+	// Finish.Progress), with these very values. WriteBatch may then run
+	// the completions of several items in one statement before their Fns
+	// run, and each Fn's call returns what that statement did for it.
+	Finish *FinishCall
 	// Err is the item's outcome, set by WriteBatch.
 	Err error
+}
+
+// FinishCall is the arguments of one LockAndFinishStep.
+type FinishCall struct {
+	Step     *Step
+	Edges    []EdgeResolution
+	Progress *StepProgress
 }
 
 // Tx is a read-write transaction.

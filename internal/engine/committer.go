@@ -51,15 +51,17 @@ type commitReq struct {
 // maxBatch bounds one transaction's writes.
 const maxBatch = 64
 
-// write runs fn in scope, batched with concurrent writes.
-func (c *committer) write(ctx context.Context, key string, scope domain.Scope, fn func(tx domain.Tx) error) error {
+// write runs fn in scope, batched with concurrent writes. finish, when
+// not nil, is the step completion fn starts with (see
+// domain.BatchItem.Finish).
+func (c *committer) write(ctx context.Context, key string, scope domain.Scope, finish *domain.FinishCall, fn func(tx domain.Tx) error) error {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return c.lanes[int(h.Sum32())%len(c.lanes)].write(key, scope, fn)
+	return c.lanes[int(h.Sum32())%len(c.lanes)].write(key, domain.BatchItem{Scope: scope, Fn: fn, Finish: finish})
 }
 
-func (c *lane) write(key string, scope domain.Scope, fn func(tx domain.Tx) error) error {
-	req := &commitReq{key: key, item: domain.BatchItem{Scope: scope, Fn: fn}, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+func (c *lane) write(key string, item domain.BatchItem) error {
+	req := &commitReq{key: key, item: item, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, req)
 	if !c.busy {
@@ -88,8 +90,13 @@ func (c *lane) runBatch() {
 	c.pending = c.pending[n:]
 	c.mu.Unlock()
 
-	// One lock order for every batch of every process: no deadlocks.
-	sort.SliceStable(batch, func(i, j int) bool { return batch[i].key < batch[j].key })
+	// One lock order for every batch of every process: no deadlocks. An
+	// organization's items are consecutive, so they share one tenant
+	// setting and their completions one statement.
+	sort.SliceStable(batch, func(i, j int) bool {
+		a, b := batch[i].item.Scope.OrgID, batch[j].item.Scope.OrgID
+		return a < b || a == b && batch[i].key < batch[j].key
+	})
 	items := make([]domain.BatchItem, len(batch))
 	for i, r := range batch {
 		items[i] = r.item

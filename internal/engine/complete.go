@@ -55,37 +55,39 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 	if len(res.ToolCalls) > 0 {
 		toolCalls, _ = json.Marshal(res.ToolCalls)
 	}
+	d := finished.Sub(started).Milliseconds()
+	s := &domain.Step{ExecutionID: a.ExecutionID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
+		Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
+		TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
+	if !recordedStart { // a slow step's input was written with its start
+		s.Input = st.received
+	}
+	// The step's own edges and what it adds to the execution (usage, one
+	// node done, its events) go in the same statement, which the batch may
+	// share with other executions' completions.
+	var stepEvents []domain.ExecutionEvent
+	if !recordedStart {
+		stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepStarted, NodeID: a.NodeID,
+			CreatedAt: started, Data: mustJSON(map[string]any{"attempt": attempt})})
+	}
+	done := map[string]any{"attempt": attempt, "duration_ms": d, "tokens_in": res.Usage.InputTokens,
+		"tokens_out": res.Usage.OutputTokens, "cost_usd": res.CostUSD}
+	if res.Model != "" {
+		done["model"] = res.Model
+	}
+	if len(output) <= maxEventOutputBytes {
+		done["output"] = json.RawMessage(output)
+	}
+	stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
+		CreatedAt: finished, Data: mustJSON(done)})
+	progress := &domain.StepProgress{TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
+		TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, Events: stepEvents}
+	edges := slices.Clone(outcomes)
+	finish := &domain.FinishCall{Step: s, Edges: edges, Progress: progress}
 	ended := false
 	var next *continuation
-	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), func(tx domain.Tx) error {
+	err := e.commits.write(ctx, a.ExecutionID, domain.OrgScope(a.OrgID), finish, func(tx domain.Tx) error {
 		ended, next = false, nil // the batch may run this again
-		d := finished.Sub(started).Milliseconds()
-		s := &domain.Step{ExecutionID: a.ExecutionID, NodeID: a.NodeID, Status: domain.StepCompleted, Attempts: attempt, Output: output,
-			Model: res.Model, ToolCalls: toolCalls, TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
-			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, StartedAt: &started, FinishedAt: &finished, DurationMS: &d}
-		if !recordedStart { // a slow step's input was written with its start
-			s.Input = st.received
-		}
-		// The step's own edges and what it adds to the execution (usage,
-		// one node done, its events) go in the same statement.
-		var stepEvents []domain.ExecutionEvent
-		if !recordedStart {
-			stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepStarted, NodeID: a.NodeID,
-				CreatedAt: started, Data: mustJSON(map[string]any{"attempt": attempt})})
-		}
-		done := map[string]any{"attempt": attempt, "duration_ms": d, "tokens_in": res.Usage.InputTokens,
-			"tokens_out": res.Usage.OutputTokens, "cost_usd": res.CostUSD}
-		if res.Model != "" {
-			done["model"] = res.Model
-		}
-		if len(output) <= maxEventOutputBytes {
-			done["output"] = json.RawMessage(output)
-		}
-		stepEvents = append(stepEvents, domain.ExecutionEvent{ExecutionID: a.ExecutionID, Type: domain.EventStepCompleted, NodeID: a.NodeID,
-			CreatedAt: finished, Data: mustJSON(done)})
-		progress := &domain.StepProgress{TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
-			TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, Events: stepEvents}
-		edges := slices.Clone(outcomes)
 		exe, won, err := tx.LockAndFinishStep(s, edges, progress)
 		if err != nil {
 			return err

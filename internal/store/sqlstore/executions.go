@@ -456,6 +456,13 @@ func finishStep(a *argList, org string, s *domain.Step) string {
 }
 
 func (q *queries) LockAndFinishStep(s *domain.Step, edges []domain.EdgeResolution, progress *domain.StepProgress) (*domain.Execution, bool, error) {
+	if f := q.ahead; f != nil {
+		q.ahead = nil
+		if f.call.Step == s {
+			return f.answer(edges, progress) // the batch's statement ran it
+		}
+		return nil, false, fmt.Errorf("a batch item's first completion is not the one it declared")
+	}
 	if q.d.name != KindPostgres || !distinctTargets(edges) {
 		exe, err := q.LockExecution(s.ExecutionID)
 		if err != nil || exe.Final() {

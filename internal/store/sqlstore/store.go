@@ -255,6 +255,7 @@ func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepo
 	// organization share one set_config and an item rolled back to its
 	// savepoint does not take the setting with it.
 	var current *domain.Scope
+	var ahead map[int]*finished
 	for i := range items {
 		it := &items[i]
 		if it.Err = checkScope(it.Scope); it.Err != nil {
@@ -265,13 +266,27 @@ func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepo
 				return false, err
 			}
 			current = &it.Scope
+			if !savepoints {
+				// The completions of this scope's run of items, in one
+				// statement; should it fail, the batch runs again with
+				// savepoints and each item's own statements.
+				end := i + 1
+				for end < len(items) && items[end].Scope == it.Scope {
+					end++
+				}
+				q := &queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s}
+				if ahead, err = s.finishAhead(q, items[i:end], i); err != nil {
+					it.Err = err
+					return true, nil
+				}
+			}
 		}
 		if savepoints {
 			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
 				return false, s.translate(fmt.Errorf("batch savepoint: %w", err))
 			}
 		}
-		t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s}, sqlTx: sqlTx}
+		t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: it.Scope, now: now, s: s, ahead: ahead[i]}, sqlTx: sqlTx}
 		it.Err = it.Fn(t)
 		if it.Err == nil {
 			it.Err = t.appendAudit()
@@ -406,6 +421,9 @@ type queries struct {
 	scope domain.Scope
 	now   time.Time
 	s     *Store
+	// ahead is what a batch's completion statement did for this item's
+	// LockAndFinishStep (see finishAhead), used by its first call.
+	ahead *finished
 }
 
 // org returns the scope's organization for tenant queries. The system scope

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditRetention", testAuditRetention},
 		{"SystemScopeRequired", testSystemScopeRequired},
 		{"WriteBatch", testWriteBatch},
+		{"FinishInBatch", testFinishInBatch},
 		{"Savepoint", testSavepoint},
 		{"ExecutionStarts", testExecutionStarts},
 		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
