@@ -75,22 +75,22 @@ func (s *Store) finishAhead(q *queries, items []domain.BatchItem, base int) (map
 	}
 
 	var (
-		exe, node, status, errMsg, errKind, model                         []string
-		attempts, tokIn, tokOut, tokCached                                []int64
-		cost                                                              []float64
-		output, toolCalls, input                                          []*string
-		startedAt, finishedAt                                             []*time.Time
-		duration                                                          []*int64
-		progress                                                          []bool
-		pIn, pOut, pCached, nEvents                                       []int64
-		pCost                                                             []float64
-		edgeExe, edgeNode                                                 []string
-		edgeHold                                                          []int32
-		edgeOwner                                                         []int64
-		evExe, evType, evNode                                             []string
-		evIndex                                                           []int64
-		evData                                                            []*string
-		evAt                                                              []time.Time
+		exe, node, status, errMsg, errKind, model []string
+		attempts, tokIn, tokOut, tokCached        []int64
+		cost                                      []float64
+		output, toolCalls, input                  []*string
+		startedAt, finishedAt                     []*time.Time
+		duration                                  []*int64
+		progress                                  []bool
+		pIn, pOut, pCached, nEvents               []int64
+		pCost                                     []float64
+		edgeExe, edgeNode                         []string
+		edgeHold                                  []int32
+		edgeOwner                                 []int64
+		evExe, evType, evNode                     []string
+		evIndex                                   []int64
+		evData                                    []*string
+		evAt                                      []time.Time
 	)
 	text := func(b json.RawMessage) *string {
 		if len(b) == 0 {
