@@ -162,6 +162,10 @@ type EngineQueries interface {
 	// (bounded by the concurrency limit). Call it after CountExecutionStarts,
 	// under the admission lock.
 	ExecutionCounts(hourStart, at time.Time, add int) (lastHour, running int, err error)
+	// CountExecutionStart counts a start at at: CountExecutionStarts(at, 1)
+	// then ExecutionCounts(hourStart, at, 1), in one round trip on
+	// PostgreSQL, with the counts read after the admission lock is held.
+	CountExecutionStart(hourStart, at time.Time) (month, lastHour, running int, err error)
 	// EndedExecutions returns which of the given executions have ended.
 	EndedExecutions(ids []string) ([]string, error)
 	// PruneExecutionStartMinutes drops the per-minute start counts older

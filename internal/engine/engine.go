@@ -355,7 +355,7 @@ func (e *Engine) createExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 
 // createExecutionWithID is createExecution without the idempotency key.
 //
-// Admission takes the organization's counter row (CountExecutionStarts),
+// Admission takes the organization's counter row (CountExecutionStart),
 // which serialises it per organization. When the organization looks under
 // its concurrency limit the execution is written as started in a savepoint
 // and the counter is taken last, so concurrent starts overlap all their
@@ -432,11 +432,7 @@ var errNoRoom = errors.New("no room under the concurrency limit")
 // 0 when it is not; running counts the other running executions.
 func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int) (admit bool, running int, err error) {
 	now := tx.Now()
-	thisMonth, err := tx.CountExecutionStarts(now, 1)
-	if err != nil {
-		return false, 0, err
-	}
-	lastHour, running, err := tx.ExecutionCounts(now.Add(-time.Hour), now, 1)
+	thisMonth, lastHour, running, err := tx.CountExecutionStart(now.Add(-time.Hour), now)
 	if err != nil {
 		return false, 0, err
 	}

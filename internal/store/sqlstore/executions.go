@@ -626,6 +626,23 @@ func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 	return n, q.s.translate(err)
 }
 
+func (q *queries) CountExecutionStart(hourStart, at time.Time) (month, lastHour, running int, err error) {
+	if q.d.name != KindPostgres {
+		if month, err = q.CountExecutionStarts(at, 1); err != nil {
+			return 0, 0, 0, err
+		}
+		lastHour, running, err = q.ExecutionCounts(hourStart, at, 1)
+		return month, lastHour, running, err
+	}
+	org, err := q.org()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	err = q.queryRow(`SELECT month_started, hour_started, running FROM count_execution_start($1, $2, $3, $4)`,
+		org, at.UTC().Format("2006-01"), startMinute(at), startMinute(hourStart)).Scan(&month, &lastHour, &running)
+	return month, lastHour, running, q.s.translate(err)
+}
+
 func (q *queries) EndedExecutions(ids []string) ([]string, error) {
 	org, err := q.org()
 	if err != nil || len(ids) == 0 {

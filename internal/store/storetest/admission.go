@@ -73,6 +73,15 @@ func testExecutionStarts(t *testing.T, s domain.Store) {
 	if n := count(a, dec, 0); n != 2+workers*each {
 		t.Errorf("after %d concurrent starts the count = %d, want %d", workers*each, n, 2+workers*each)
 	}
+	// CountExecutionStart counts in the same month's counter.
+	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
+		month, lastHour, running, err := tx.CountExecutionStart(dec.Add(-time.Hour), dec)
+		if err == nil && (month != 3+workers*each || lastHour < 1 || running != 0) {
+			t.Errorf("CountExecutionStart = %d, %d, %d; want %d this month, its own start in the hour, none running",
+				month, lastHour, running, 3+workers*each)
+		}
+		return err
+	})
 }
 
 // testSavepoint: a failed savepoint undoes its own writes, audit events and
@@ -134,11 +143,8 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 	start := func(f Fixture, at time.Time, fail bool) (lastHour int) {
 		t.Helper()
 		err := s.Write(ctx, domain.OrgScope(f.Org.ID), func(tx domain.Tx) error {
-			if _, err := tx.CountExecutionStarts(at, 1); err != nil {
-				return err
-			}
 			var err error
-			if lastHour, _, err = tx.ExecutionCounts(at.Add(-time.Hour), at, 1); err != nil {
+			if _, lastHour, _, err = tx.CountExecutionStart(at.Add(-time.Hour), at); err != nil {
 				return err
 			}
 			if fail {
