@@ -133,5 +133,8 @@ type ExecutionQueries interface {
 	// CreateExecution inserts e as given: status, timestamps and duration
 	// included. CreatedAt defaults to the transaction's clock.
 	CreateExecution(e *Execution) error
+	// CreateExecutionWith is CreateExecution, CreateSteps and AppendEvents
+	// together: one statement on PostgreSQL.
+	CreateExecutionWith(e *Execution, steps []Step, events []ExecutionEvent) error
 	GetExecution(id string) (*Execution, error)
 }

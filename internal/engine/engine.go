@@ -273,28 +273,23 @@ func (e *Engine) Execute(ctx context.Context, p *domain.Principal, req ExecuteRe
 			return exe, exe != nil, err
 		}
 	}
-	var ver *domain.WorkflowVersion
-	var wf *domain.Workflow
-	var c *compiled
-	err = e.store.Read(ctx, scope, func(q domain.Queries) error {
-		var err error
-		if wf, ver, err = q.RunnableVersion(req.WorkflowID, req.Environment, req.Version); err != nil {
+	// The workflow is read, and the input checked, in the transaction that
+	// starts the execution: one transaction instead of two.
+	err = e.store.Write(ctx, scope, func(tx domain.Tx) error {
+		wf, ver, err := tx.RunnableVersion(req.WorkflowID, req.Environment, req.Version)
+		if err != nil {
 			return err
 		}
-		c, err = e.definition(q, wf.ID, ver.Version)
-		return err
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if errs := workflow.CheckInput(c.def.InputSchema, input); len(errs) > 0 {
-		for i := range errs {
-			errs[i].Pointer = "/input" + errs[i].Pointer
+		c, err := e.definition(tx, wf.ID, ver.Version)
+		if err != nil {
+			return err
 		}
-		return nil, false, domain.Invalid("the input does not match the workflow's input schema", errs...)
-	}
-	err = e.store.Write(ctx, scope, func(tx domain.Tx) error {
-		var err error
+		if errs := workflow.CheckInput(c.def.InputSchema, input); len(errs) > 0 {
+			for i := range errs {
+				errs[i].Pointer = "/input" + errs[i].Pointer
+			}
+			return domain.Invalid("the input does not match the workflow's input schema", errs...)
+		}
 		exe, err = e.createExecution(ctx, tx, p, wf, ver.Version, c, &req, hash)
 		return err
 	})
@@ -473,9 +468,6 @@ func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 			roots[r] = true
 		}
 	}
-	if err := tx.CreateExecution(exe); err != nil {
-		return nil, err
-	}
 	steps := make([]domain.Step, 0, len(c.def.Nodes))
 	for _, id := range c.graph.Order() {
 		st := domain.StepWaiting
@@ -485,14 +477,15 @@ func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 		steps = append(steps, domain.Step{ExecutionID: exe.ID, NodeID: id, NodeType: c.nodes[id].Type,
 			Status: st, PendingParents: len(c.graph.Incoming(id))})
 	}
-	if err := tx.CreateSteps(steps); err != nil {
+	var events []domain.ExecutionEvent
+	if admit {
+		events = append(events, startedEvent(exe, now))
+	}
+	if err := tx.CreateExecutionWith(exe, steps, events); err != nil {
 		return nil, err
 	}
 	if !admit {
 		return exe, nil
-	}
-	if err := tx.AppendEvents([]domain.ExecutionEvent{startedEvent(exe, now)}); err != nil {
-		return nil, err
 	}
 	var jobs []river.InsertManyParams
 	for _, id := range c.graph.Roots() {

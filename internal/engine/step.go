@@ -643,9 +643,12 @@ func (e *Engine) admitLater(orgID string) {
 func (e *Engine) closeExecution(tx domain.Tx, exe *domain.Execution, status domain.ExecutionStatus,
 	msg, kind string, events []domain.ExecutionEvent) error {
 	now := tx.Now()
-	if _, err := tx.SetStepStatuses(exe.ID, []domain.StepStatus{domain.StepWaiting, domain.StepQueued, domain.StepRunning},
-		domain.StepCancelled); err != nil {
-		return err
+	// Every node done (completed, failed or skipped) leaves no step to cancel.
+	if exe.NodesDone < exe.NodesTotal {
+		if _, err := tx.SetStepStatuses(exe.ID, []domain.StepStatus{domain.StepWaiting, domain.StepQueued, domain.StepRunning},
+			domain.StepCancelled); err != nil {
+			return err
+		}
 	}
 	exe.Status, exe.Error, exe.ErrorKind, exe.CompletedAt = status, msg, kind, &now
 	if exe.StartedAt != nil {

@@ -43,6 +43,13 @@ func durationArg(d *int64) any {
 }
 
 func (q *queries) CreateExecution(e *domain.Execution) error {
+	return q.CreateExecutionWith(e, nil, nil)
+}
+
+// maxStepsPerInsert bounds one INSERT of steps; more go in several.
+const maxStepsPerInsert = 50
+
+func (q *queries) CreateExecutionWith(e *domain.Execution, steps []domain.Step, events []domain.ExecutionEvent) error {
 	org, err := q.org()
 	if err != nil {
 		return err
@@ -52,18 +59,43 @@ func (q *queries) CreateExecution(e *domain.Execution) error {
 		e.CreatedAt = q.now
 	}
 	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
-	_, err = q.exec(`INSERT INTO executions (`+executionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-		$24, $25, $26, $27, $28, $29)`,
-		e.ID, e.OrgID, nullString(e.TeamID), e.WorkflowID, e.WorkflowVersion, string(e.Status), string(e.Trigger),
-		e.TriggeredBy, e.APIKeyID, e.ScheduleID, e.ParentExecutionID, inputJSON(e.Input), rawOrNull(e.Output), e.Error,
-		e.CreatedAt, micro(e.StartedAt), micro(e.CompletedAt), durationArg(e.DurationMS),
-		e.ErrorKind, e.TokensIn, e.TokensOut, e.TokensCached, e.CostUSD, e.NodesTotal, e.NodesDone, e.EventSeq,
-		micro(e.DeadlineAt), micro(e.CancelRequestedAt), e.Depth)
-	if err != nil {
+	var a argList
+	insert := `INSERT INTO executions (` + executionColumns + `) VALUES (` + strings.Join([]string{
+		a.add(e.ID), a.add(e.OrgID), a.add(nullString(e.TeamID)), a.add(e.WorkflowID), a.add(e.WorkflowVersion),
+		a.add(string(e.Status)), a.add(string(e.Trigger)), a.add(e.TriggeredBy), a.add(e.APIKeyID), a.add(e.ScheduleID),
+		a.add(e.ParentExecutionID), a.add(inputJSON(e.Input)), a.add(rawOrNull(e.Output)), a.add(e.Error), a.add(e.CreatedAt),
+		a.add(micro(e.StartedAt)), a.add(micro(e.CompletedAt)), a.add(durationArg(e.DurationMS)), a.add(e.ErrorKind),
+		a.add(e.TokensIn), a.add(e.TokensOut), a.add(e.TokensCached), a.add(e.CostUSD), a.add(e.NodesTotal), a.add(e.NodesDone),
+		a.add(e.EventSeq), a.add(micro(e.DeadlineAt)), a.add(micro(e.CancelRequestedAt)), a.add(e.Depth)}, ", ") + `)`
+	if q.d.name == KindPostgres && len(steps) <= maxStepsPerInsert {
+		// One round trip: the steps and events go in through
+		// data-modifying WITHs; their keys to the execution are checked at
+		// the end of the statement, when its row is there.
+		var with []string
+		if len(steps) > 0 {
+			with = append(with, `s AS (`+stepsInsert(&a, org, steps)+`)`)
+		}
+		if len(events) > 0 {
+			with = append(with, `v AS (`+eventsInsert(&a, org, events, q.now)+`)`)
+		}
+		if len(with) > 0 {
+			insert = `WITH ` + strings.Join(with, ", ") + ` ` + insert
+		}
+		if _, err := q.exec(insert, a.args...); err != nil {
+			return fmt.Errorf("create execution %s: %w", e.ID, err)
+		}
+		return nil
+	}
+	if _, err := q.exec(insert, a.args...); err != nil {
 		return fmt.Errorf("create execution %s: %w", e.ID, err)
 	}
-	return nil
+	if err := q.CreateSteps(steps); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return q.AppendEvents(events)
 }
 
 func (q *queries) getExecution(id string, lock bool) (*domain.Execution, error) {
@@ -285,26 +317,31 @@ func (q *queries) CreateSteps(steps []domain.Step) error {
 	if err != nil {
 		return err
 	}
-	// One multi-row INSERT per 50 steps keeps round trips few.
-	for start := 0; start < len(steps); start += 50 {
-		end := min(start+50, len(steps))
+	// One multi-row INSERT per maxStepsPerInsert steps keeps round trips few.
+	for start := 0; start < len(steps); start += maxStepsPerInsert {
+		end := min(start+maxStepsPerInsert, len(steps))
 		var a argList
-		var values []string
-		for i := start; i < end; i++ {
-			s := &steps[i]
-			s.OrgID = org
-			if s.ID == "" {
-				s.ID = domain.NewID(domain.PrefixStep)
-			}
-			values = append(values, "("+strings.Join([]string{a.add(s.ID), a.add(org), a.add(s.ExecutionID), a.add(s.NodeID),
-				a.add(string(s.NodeType)), a.add(string(s.Status)), a.add(s.PendingParents), a.add(s.HoldingParents)}, ", ")+")")
-		}
-		if _, err := q.exec(`INSERT INTO execution_steps (id, org_id, execution_id, node_id, node_type, status,
-			pending_parents, holding_parents) VALUES `+strings.Join(values, ", "), a.args...); err != nil {
+		if _, err := q.exec(stepsInsert(&a, org, steps[start:end]), a.args...); err != nil {
 			return fmt.Errorf("create steps: %w", err)
 		}
 	}
 	return nil
+}
+
+// stepsInsert is the INSERT of new steps, their arguments added to a.
+func stepsInsert(a *argList, org string, steps []domain.Step) string {
+	var values []string
+	for i := range steps {
+		s := &steps[i]
+		s.OrgID = org
+		if s.ID == "" {
+			s.ID = domain.NewID(domain.PrefixStep)
+		}
+		values = append(values, "("+strings.Join([]string{a.add(s.ID), a.add(org), a.add(s.ExecutionID), a.add(s.NodeID),
+			a.add(string(s.NodeType)), a.add(string(s.Status)), a.add(s.PendingParents), a.add(s.HoldingParents)}, ", ")+")")
+	}
+	return `INSERT INTO execution_steps (id, org_id, execution_id, node_id, node_type, status,
+		pending_parents, holding_parents) VALUES ` + strings.Join(values, ", ")
 }
 
 func (q *queries) ListSteps(executionID string) ([]domain.Step, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/superagent-hq/superagent/internal/domain"
@@ -238,5 +239,65 @@ func testLockAndFinishStep(t *testing.T, s domain.Store) {
 			t.Errorf("events after the progress: %+v", evs)
 		}
 		return nil
+	})
+}
+
+// testCreateExecutionWith: an execution goes in with its steps and events
+// (one statement on PostgreSQL up to a size, several beyond it), and a
+// failed insert leaves nothing behind.
+func testCreateExecutionWith(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "createwith")
+	scope := domain.OrgScope(f.Org.ID)
+	wf := NewWorkflow(t, s, scope, f.Admin.ID, "", "created with")
+	create := func(id string, nSteps int) error {
+		e := &domain.Execution{ID: id, WorkflowID: wf.ID, WorkflowVersion: 1, Status: domain.ExecutionRunning,
+			Trigger: domain.TriggerManual, TriggeredBy: f.Admin.ID, Input: json.RawMessage(`{"x":1}`), NodesTotal: nSteps, EventSeq: 1}
+		var steps []domain.Step
+		for i := range nSteps {
+			steps = append(steps, domain.Step{ExecutionID: id, NodeID: fmt.Sprintf("n%03d", i), NodeType: domain.NodeTransform,
+				Status: domain.StepWaiting, PendingParents: 1})
+		}
+		events := []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}
+		return s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateExecutionWith(e, steps, events) })
+	}
+	for _, n := range []int{3, 120} {
+		id := domain.NewID(domain.PrefixExecution)
+		if err := create(id, n); err != nil {
+			t.Fatalf("%d steps: %v", n, err)
+		}
+		mustRead(t, s, scope, func(q domain.Queries) error {
+			e, err := q.GetExecution(id)
+			if err != nil {
+				return err
+			}
+			steps, err := q.ListSteps(id)
+			if err != nil {
+				return err
+			}
+			evs, err := q.ListEvents(id, 0, 10)
+			if err != nil {
+				return err
+			}
+			if e.OrgID != f.Org.ID || e.NodesTotal != n || len(steps) != n || len(evs) != 1 || evs[0].Type != domain.EventExecutionStarted ||
+				steps[0].OrgID != f.Org.ID || steps[0].ID == "" || steps[0].PendingParents != 1 {
+				t.Errorf("%d steps: execution %+v, %d steps (%+v), events %+v", n, e, len(steps), steps[0], evs)
+			}
+			return nil
+		})
+	}
+	// A second execution with the same id fails, steps and events included.
+	id := domain.NewID(domain.PrefixExecution)
+	if err := create(id, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(id, 4); err == nil {
+		t.Fatal("a duplicate execution was created")
+	}
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		steps, err := q.ListSteps(id)
+		if err == nil && len(steps) != 2 {
+			t.Errorf("%d steps after the failed duplicate, want the first's 2", len(steps))
+		}
+		return err
 	})
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
 		{"SaveExecution", testSaveExecution},
 		{"LockAndFinishStep", testLockAndFinishStep},
+		{"CreateExecutionWith", testCreateExecutionWith},
 		{"Workflows", testWorkflows},
 		{"WorkflowConcurrentUpdates", testWorkflowConcurrentUpdates},
 		{"WorkflowFiltersAndPaging", testWorkflowFiltersAndPaging},
