@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
@@ -19,7 +20,8 @@ import (
 // one workflow row, as the application role with the scope set
 // (set_config, then row-level security on the query) and as a superuser
 // without either. "store" is the whole store path (Store.Read with
-// GetWorkflow), for scale.
+// GetWorkflow), for scale; "principal" sets the scope with the statement
+// that also confirms a GET's principal.
 func BenchmarkTenantScope(b *testing.B) {
 	db := dbtest.New(b, sqlstore.KindPostgres)
 	s := dbtest.Open(b, db)
@@ -45,16 +47,41 @@ func BenchmarkTenantScope(b *testing.B) {
 	}
 	defer super.Close()
 
-	read := func(b *testing.B, pool *sql.DB, setScope bool) {
+	sess := &domain.Session{ID: domain.NewID("ses"), UserID: f.Admin.ID, CreatedAt: time.Now(), LastUsedAt: time.Now(),
+		ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateSession(sess) }); err != nil {
+		b.Fatal(err)
+	}
+	const (
+		setScope = "SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)"
+		// What a GET's first transaction runs instead (sqlstore's
+		// principalInScope): the scope and the principal in one statement.
+		principalScope = `SELECT p.* FROM (SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)) s,
+			session_principal($1, $2, $3) p`
+	)
+	read := func(b *testing.B, pool *sql.DB, scopeStmt string) {
 		b.Helper()
 		tx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer tx.Rollback() //nolint:errcheck
-		if setScope {
-			if _, err := tx.ExecContext(ctx, "SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)", f.Org.ID); err != nil {
+		switch scopeStmt {
+		case setScope:
+			if _, err := tx.ExecContext(ctx, setScope, f.Org.ID); err != nil {
 				b.Fatal(err)
+			}
+		case principalScope:
+			rows, err := tx.QueryContext(ctx, principalScope, f.Org.ID, f.Admin.ID, sess.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Close(); err != nil || n != 1 {
+				b.Fatalf("principal: %d rows, %v", n, err)
 			}
 		}
 		rows, err := tx.QueryContext(ctx, query, f.Org.ID, wf.ID)
@@ -82,12 +109,17 @@ func BenchmarkTenantScope(b *testing.B) {
 	}
 	b.Run("scoped", func(b *testing.B) {
 		for b.Loop() {
-			read(b, app, true)
+			read(b, app, setScope)
+		}
+	})
+	b.Run("principal", func(b *testing.B) {
+		for b.Loop() {
+			read(b, app, principalScope)
 		}
 	})
 	b.Run("unscoped", func(b *testing.B) {
 		for b.Loop() {
-			read(b, super, false)
+			read(b, super, "")
 		}
 	})
 	b.Run("store", func(b *testing.B) {
