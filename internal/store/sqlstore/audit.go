@@ -41,12 +41,14 @@ func (t *tx) appendAudit() error {
 	for _, org := range orgs {
 		// One statement creates the head when missing and locks it (the
 		// no-op DO UPDATE takes the row lock), returning where the chain ends.
-		var seq int64
-		var hash string
-		if err := t.queryRow(`INSERT INTO audit_chain_heads (org_id, seq, hash) VALUES ($1, 0, $2)
+		head, locked := t.heads[org] // locked ahead in this transaction, still held
+		seq, hash := head.seq, head.hash
+		if !locked {
+			if err := t.queryRow(`INSERT INTO audit_chain_heads (org_id, seq, hash) VALUES ($1, 0, $2)
 			ON CONFLICT (org_id) DO UPDATE SET seq = audit_chain_heads.seq RETURNING seq, hash`, org, audit.GenesisHash).
-			Scan(&seq, &hash); err != nil {
-			return t.s.translate(err)
+				Scan(&seq, &hash); err != nil {
+				return t.s.translate(err)
+			}
 		}
 		evs := byOrg[org]
 		for start := 0; start < len(evs); start += auditRowsPerInsert {

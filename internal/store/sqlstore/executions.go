@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/superagent-hq/superagent/internal/audit"
 	"github.com/superagent-hq/superagent/internal/domain"
 )
 
@@ -675,9 +676,21 @@ func (q *queries) CountExecutionStart(hourStart, at time.Time) (month, lastHour,
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	err = q.queryRow(`SELECT month_started, hour_started, running FROM count_execution_start($1, $2, $3, $4)`,
-		org, at.UTC().Format("2006-01"), startMinute(at), startMinute(hourStart)).Scan(&month, &lastHour, &running)
-	return month, lastHour, running, q.s.translate(err)
+	// The function also takes the audit-chain head the start's audit row
+	// will chain to (migration 00010): the append then finds it locked.
+	var head chainHead
+	err = q.queryRow(`SELECT month_started, hour_started, running, audit_seq, audit_hash
+		FROM count_execution_start($1, $2, $3, $4, $5)`,
+		org, at.UTC().Format("2006-01"), startMinute(at), startMinute(hourStart), audit.GenesisHash).
+		Scan(&month, &lastHour, &running, &head.seq, &head.hash)
+	if err != nil {
+		return 0, 0, 0, q.s.translate(err)
+	}
+	if q.heads == nil {
+		q.heads = map[string]chainHead{}
+	}
+	q.heads[org] = head
+	return month, lastHour, running, nil
 }
 
 func (q *queries) EndedExecutions(ids []string) ([]string, error) {

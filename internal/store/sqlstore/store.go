@@ -399,7 +399,9 @@ func (t *tx) Savepoint(fn func() error) error {
 	if err == nil {
 		return nil
 	}
-	t.audits, t.afterCommit = t.audits[:audits], t.afterCommit[:after]
+	// The rollback releases row locks taken since the savepoint: a head
+	// locked in it must be locked again before the append.
+	t.audits, t.afterCommit, t.heads = t.audits[:audits], t.afterCommit[:after], nil
 	if _, rerr := t.sqlTx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
 		return t.s.translate(fmt.Errorf("rollback to savepoint: %w", rerr))
 	}
@@ -424,6 +426,15 @@ type queries struct {
 	// ahead is what a batch's completion statement did for this item's
 	// LockAndFinishStep (see finishAhead), used by its first call.
 	ahead *finished
+	// heads are audit-chain heads this transaction locked ahead of its
+	// audit append (CountExecutionStart), by organization.
+	heads map[string]chainHead
+}
+
+// chainHead is where an organization's audit chain ends.
+type chainHead struct {
+	seq  int64
+	hash string
 }
 
 // org returns the scope's organization for tenant queries. The system scope

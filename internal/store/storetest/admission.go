@@ -207,3 +207,88 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 		t.Error("a tenant scope pruned every organization's counts")
 	}
 }
+
+// testStartsKeepTheAuditChain: a start counted with CountExecutionStart
+// (which on PostgreSQL takes the audit-chain head in the same round trip)
+// chains its audit row correctly, concurrently with other starts and with
+// other audited writes of the organization, and after a savepoint that
+// counted a start was rolled back (which releases the head).
+func testStartsKeepTheAuditChain(t *testing.T, s domain.Store) {
+	f := NewFixture(t, s, "startchain")
+	scope := domain.OrgScope(f.Org.ID)
+	_, before := VerifyChain(t, s, f.Org.ID)
+	at := time.Now().UTC()
+	start := func(tx domain.Tx) error {
+		if _, _, _, err := tx.CountExecutionStart(at.Add(-time.Hour), at); err != nil {
+			return err
+		}
+		tx.Audit(domain.AuditEvent{Action: "execution.started", ResourceType: "execution", Success: true})
+		return nil
+	}
+	const workers, each = 6, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*workers*each)
+	for i := range workers {
+		wg.Go(func() {
+			for range each {
+				if i%2 == 0 {
+					errs <- s.Write(ctx, scope, start)
+					continue
+				}
+				// An audited write that does not count a start.
+				errs <- s.Write(ctx, scope, func(tx domain.Tx) error {
+					tx.Audit(domain.AuditEvent{Action: "team.viewed", Success: true})
+					return nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A counted start rolled back to its savepoint, then counted again.
+	mustWrite(t, s, scope, func(tx domain.Tx) error {
+		if err := tx.Savepoint(func() error {
+			if err := start(tx); err != nil {
+				return err
+			}
+			return errors.New("no room")
+		}); err == nil {
+			t.Error("the savepoint did not fail")
+		}
+		return start(tx)
+	})
+	extra := int64(0)
+	if s.Kind() == "postgres" {
+		// The rolled-back savepoint released the head: another writer
+		// appends meanwhile, and this transaction's append must chain
+		// after it. (SQLite's writer lock admits no other writer here.)
+		mustWrite(t, s, scope, func(tx domain.Tx) error {
+			if err := tx.Savepoint(func() error {
+				if err := start(tx); err != nil {
+					return err
+				}
+				return errors.New("no room")
+			}); err == nil {
+				t.Error("the savepoint did not fail")
+			}
+			if err := s.Write(ctx, scope, func(other domain.Tx) error {
+				other.Audit(domain.AuditEvent{Action: "team.viewed", Success: true})
+				return nil
+			}); err != nil {
+				return err
+			}
+			tx.Audit(domain.AuditEvent{Action: "execution.started", ResourceType: "execution", Success: true})
+			return nil
+		})
+		extra = 2
+	}
+	brk, checked := VerifyChain(t, s, f.Org.ID)
+	if want := before + workers*each + 1 + extra; brk != nil || checked != want {
+		t.Errorf("chain after concurrent starts: %+v after %d rows, want %d intact rows", brk, checked, want)
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"FinishInBatch", testFinishInBatch},
 		{"Savepoint", testSavepoint},
 		{"ExecutionStarts", testExecutionStarts},
+		{"StartsKeepTheAuditChain", testStartsKeepTheAuditChain},
 		{"ExecutionStartsPerHour", testExecutionStartsPerHour},
 		{"SaveExecution", testSaveExecution},
 		{"LockAndFinishStep", testLockAndFinishStep},
