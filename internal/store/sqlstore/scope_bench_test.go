@@ -56,8 +56,15 @@ func BenchmarkTenantScope(b *testing.B) {
 		setScope = "SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)"
 		// What a GET's first transaction runs instead (sqlstore's
 		// principalInScope): the scope and the principal in one statement.
-		principalScope = `SELECT p.* FROM (SELECT set_config('app.org_id', $1, true), set_config('app.system', '', true)) s,
-			session_principal($1, $2, $3) p`
+		principalScope = `SELECT p.* FROM
+			(SELECT set_config('app.org_id', $1, true) AS org, set_config('app.system', '', true) OFFSET 0) scope,
+			LATERAL (SELECT u.id, u.org_id, u.team_id, u.email, u.username, u.full_name, u.role, u.permissions,
+				u.is_active, u.email_verified_at, u.mfa_enabled, u.deleted_at, u.password_hash <> '',
+				s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
+				o.id, o.plan, o.require_mfa, o.is_active
+				FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
+				JOIN organizations o ON o.id = u.org_id
+				WHERE u.org_id = scope.org AND u.id = $2 AND s.id = $3) p`
 	)
 	read := func(b *testing.B, pool *sql.DB, scopeStmt string) {
 		b.Helper()
