@@ -2,6 +2,8 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -35,6 +37,30 @@ const (
 	EnvStaging Environment = "staging"
 	EnvProd    Environment = "prod"
 )
+
+// RunnableVersion is the version of w that runs for env and version:
+// version when given, else the one pinned to env when given, else the
+// latest. An archived workflow runs none.
+func (w *Workflow) RunnableVersion(env Environment, version int) (int, error) {
+	if w.ArchivedAt != nil {
+		return 0, Errorf(ECodeConflict, "the workflow is archived and cannot run")
+	}
+	switch {
+	case version > 0:
+		return version, nil
+	case env != "":
+		if !slices.Contains(Environments, env) {
+			return 0, Invalid("unknown environment",
+				FieldError{Pointer: "/environment", Message: fmt.Sprintf("environment %q must be dev, staging or prod", env)})
+		}
+		pinned, ok := w.Pins[env]
+		if !ok {
+			return 0, Errorf(ECodeConflict, "no version of this workflow is published to %s", env)
+		}
+		return pinned, nil
+	}
+	return w.Version, nil
+}
 
 // Environments lists the pins in promotion order.
 var Environments = []Environment{EnvDev, EnvStaging, EnvProd}

@@ -32,6 +32,9 @@ type WorkflowQueries interface {
 	// GetWorkflow returns a workflow, archived ones included. Stats are not
 	// filled in (see WorkflowStats).
 	GetWorkflow(id string) (*Workflow, error)
+	// GetWorkflowHead is GetWorkflow without the definition, for what only
+	// needs its versions, pins and status (starting an execution).
+	GetWorkflowHead(id string) (*Workflow, error)
 	// ListWorkflows returns one page in creation order and the cursor of
 	// the next page ("" on the last). Definitions are not loaded, so a page
 	// stays small whatever the size of the graphs.

@@ -154,14 +154,24 @@ func (q *queries) insertVersion(w *domain.Workflow, v *domain.WorkflowVersion) e
 	return nil
 }
 
-func (q *queries) GetWorkflow(id string) (*domain.Workflow, error) {
+func (q *queries) GetWorkflow(id string) (*domain.Workflow, error) { return q.getWorkflow(id, true) }
+
+func (q *queries) GetWorkflowHead(id string) (*domain.Workflow, error) {
+	return q.getWorkflow(id, false)
+}
+
+func (q *queries) getWorkflow(id string, withDefinition bool) (*domain.Workflow, error) {
 	org, err := q.org()
 	if err != nil {
 		return nil, err
 	}
+	cols := workflowListColumns
+	if withDefinition {
+		cols = workflowColumns
+	}
 	var a argList
 	cond := andAll("org_id = "+a.add(org), "id = "+a.add(id), q.teamVisible(&a, "team_id"))
-	w, err := scanWorkflow(q.queryRow(`SELECT `+workflowColumns+` FROM workflows WHERE `+cond, a.args...), true)
+	w, err := scanWorkflow(q.queryRow(`SELECT `+cols+` FROM workflows WHERE `+cond, a.args...), withDefinition)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, domain.NotFound("workflow")
 	}
@@ -469,22 +479,9 @@ func (q *queries) RunnableVersion(workflowID string, env domain.Environment, ver
 	if err != nil {
 		return nil, nil, err
 	}
-	if w.ArchivedAt != nil {
-		return nil, nil, domain.Errorf(domain.ECodeConflict, "the workflow is archived and cannot run")
-	}
-	n := w.Version
-	switch {
-	case version > 0:
-		n = version
-	case env != "":
-		if _, err := pinColumn(env); err != nil {
-			return nil, nil, err
-		}
-		pinned, ok := w.Pins[env]
-		if !ok {
-			return nil, nil, domain.Errorf(domain.ECodeConflict, "no version of this workflow is published to %s", env)
-		}
-		n = pinned
+	n, err := w.RunnableVersion(env, version)
+	if err != nil {
+		return nil, nil, err
 	}
 	v, err := q.GetWorkflowVersion(workflowID, n)
 	if err != nil {

@@ -358,6 +358,17 @@ func testWorkflowVersionsAndPins(t *testing.T, s domain.Store) {
 				t.Errorf("RunnableVersion(%q, %d) = version %d %q, want %d", tc.env, tc.version, v.Version, v.Name, tc.want)
 			}
 		}
+		// The head is the workflow without its definition.
+		head, err := q.GetWorkflowHead(w.ID)
+		if err != nil {
+			return err
+		}
+		if head.ID != w.ID || head.Version != 5 || head.Pins[domain.EnvStaging] != 3 || len(head.Definition.Nodes) != 0 {
+			t.Errorf("GetWorkflowHead = %+v", head)
+		}
+		if n, err := head.RunnableVersion(domain.EnvStaging, 0); err != nil || n != 3 {
+			t.Errorf("the head's runnable version for staging = %d, %v", n, err)
+		}
 		got, err := q.GetWorkflow(w.ID)
 		if err != nil {
 			return err
