@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -82,7 +81,9 @@ func (e *Engine) complete(ctx context.Context, t *ticket, st *stepState, res *ag
 		CreatedAt: finished, Data: mustJSON(done)})
 	progress := &domain.StepProgress{TokensIn: res.Usage.InputTokens, TokensOut: res.Usage.OutputTokens,
 		TokensCached: res.Usage.CachedInputTokens, CostUSD: res.CostUSD, Events: stepEvents}
-	edges := slices.Clone(outcomes)
+	// LockAndFinishStep sets the edges' counts each time the batch runs
+	// this write, before anything reads them.
+	edges := outcomes
 	finish := &domain.FinishCall{Step: s, Edges: edges, Progress: progress}
 	ended := false
 	var next *continuation
