@@ -50,7 +50,7 @@ func (f *finished) answer(edges []domain.EdgeResolution, progress *domain.StepPr
 // target, a team-restricted scope) run their own statement as before.
 // Fewer than two completions are left to their own statements too.
 func (s *Store) finishAhead(q *queries, items []domain.BatchItem, base int) (map[int]*finished, error) {
-	if s.kind != KindPostgres || !(q.scope.AllTeams || q.scope.IsSystem()) {
+	if s.kind != KindPostgres || !q.scope.AllTeams {
 		return nil, nil
 	}
 	org, err := q.org()
