@@ -379,6 +379,27 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 			if !drainDeltas() || !sendStored() {
 				return
 			}
+			if final {
+				// The end was read by the poll, maybe before its wake-up
+				// arrived: text a step published just before it completed
+				// may still be on its way from the process that ran it,
+				// ahead of that wake-up. A wake-up already waiting may be
+				// an earlier one, so wait for the next (a second at most)
+				// and send what came before it.
+				select {
+				case <-sub.Wake:
+				default:
+				}
+				select {
+				case <-sub.Wake:
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+					return
+				}
+				if !drainDeltas() {
+					return
+				}
+			}
 		case d := <-sub.Deltas:
 			if !sendDelta(d) {
 				return
