@@ -677,7 +677,7 @@ func (q *queries) CountExecutionStart(hourStart, at time.Time) (month, lastHour,
 		return 0, 0, 0, err
 	}
 	// The function also takes the audit-chain head the start's audit row
-	// will chain to (migration 00010): the append then finds it locked.
+	// will chain to (migration 00009): the append then finds it locked.
 	var head chainHead
 	err = q.queryRow(`SELECT month_started, hour_started, running, audit_seq, audit_hash
 		FROM count_execution_start($1, $2, $3, $4, $5)`,
