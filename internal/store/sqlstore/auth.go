@@ -68,11 +68,13 @@ const principalSQLite = `SELECT ` + principalColumns + `
 // subquery that takes the organization from what set_config returned, so
 // the scope is set before they are read and row-level security applies to
 // them as in any scoped query (were it not, they would be hidden and the
-// check would fail closed). Calling session_principal() instead, which sets
+// check would fail closed). It also sets the generic plans every scoped
+// transaction runs on (applyScope). Calling session_principal() instead, which sets
 // the scope itself, cost about 65 µs more a transaction
 // (BenchmarkTenantScope).
 const principalInScope = `SELECT p.* FROM
-	(SELECT set_config('app.org_id', $1, true) AS org, set_config('app.system', '', true) OFFSET 0) scope,
+	(SELECT set_config('app.org_id', $1, true) AS org, set_config('app.system', '', true),
+		set_config('plan_cache_mode', 'force_generic_plan', true) OFFSET 0) scope,
 	LATERAL (SELECT ` + principalColumns + `
 		FROM users u JOIN sessions s ON s.org_id = u.org_id AND s.user_id = u.id
 		JOIN organizations o ON o.id = u.org_id
