@@ -105,7 +105,7 @@ type EngineQueries interface {
 	// CountExecutionStarts takes the organization's admission lock — its
 	// counter row, held until the transaction ends, which serialises
 	// starting executions and checking the plan's limits per organization —
-	// adds add (0 or 1) to the executions started in at's calendar month
+	// adds add to the executions started in at's calendar month
 	// (UTC), and returns the month's count after the change. Taking it as
 	// the last step before commit keeps concurrent starts of one
 	// organization overlapping everything but the check.
@@ -155,17 +155,18 @@ type EngineQueries interface {
 	// execution ended or the step already had; edges and the execution
 	// are then left alone.
 	LockAndFinishStep(s *Step, edges []EdgeResolution, progress *StepProgress) (exe *Execution, won bool, err error)
-	// ExecutionCounts adds add (0 or 1) to the organization's starts in
+	// ExecutionCounts adds add to the organization's starts in
 	// at's minute and counts, in one statement on PostgreSQL, its starts
 	// since hourStart's minute (per-minute counts, so the window is up to a
 	// minute longer than asked; add included) and its running executions
 	// (bounded by the concurrency limit). Call it after CountExecutionStarts,
 	// under the admission lock.
 	ExecutionCounts(hourStart, at time.Time, add int) (lastHour, running int, err error)
-	// CountExecutionStart counts a start at at: CountExecutionStarts(at, 1)
-	// then ExecutionCounts(hourStart, at, 1), in one round trip on
-	// PostgreSQL, with the counts read after the admission lock is held.
-	CountExecutionStart(hourStart, at time.Time) (month, lastHour, running int, err error)
+	// CountExecutionStart counts n (≥ 1) starts at at:
+	// CountExecutionStarts(at, n) then ExecutionCounts(hourStart, at, n),
+	// in one round trip on PostgreSQL, with the counts read after the
+	// admission lock is held.
+	CountExecutionStart(hourStart, at time.Time, n int) (month, lastHour, running int, err error)
 	// EndedExecutions returns which of the given executions have ended.
 	EndedExecutions(ids []string) ([]string, error)
 	// PruneExecutionStartMinutes drops the per-minute start counts older

@@ -27,6 +27,14 @@ const (
 	TriggerWorkflow ExecutionTrigger = "workflow" // a workflow tool of another execution
 )
 
+// NewExecution is an execution to create with its steps and first events
+// (CreateExecutionsWith).
+type NewExecution struct {
+	Execution *Execution
+	Steps     []Step
+	Events    []ExecutionEvent
+}
+
 // Execution is one run of one version of a workflow. This is the part of
 // the record the workflow statistics and schedules rely on; the engine owns
 // the rest of its lifecycle.

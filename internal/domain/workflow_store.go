@@ -136,8 +136,9 @@ type ExecutionQueries interface {
 	// CreateExecution inserts e as given: status, timestamps and duration
 	// included. CreatedAt defaults to the transaction's clock.
 	CreateExecution(e *Execution) error
-	// CreateExecutionWith is CreateExecution, CreateSteps and AppendEvents
-	// together: one statement on PostgreSQL.
-	CreateExecutionWith(e *Execution, steps []Step, events []ExecutionEvent) error
+	// CreateExecutionsWith is CreateExecution, CreateSteps and AppendEvents
+	// for each of execs, all or none: one statement on PostgreSQL (up to
+	// 400 steps in all).
+	CreateExecutionsWith(execs []NewExecution) error
 	GetExecution(id string) (*Execution, error)
 }

@@ -72,6 +72,7 @@ type Engine struct {
 	defs    *defCache
 	retryAt sync.Map // River job id → time of its next attempt
 	commits *committer
+	starts  starts
 }
 
 // New builds an engine. Call SetQueue before running workers or executing.
@@ -298,22 +299,14 @@ func (e *Engine) Execute(ctx context.Context, p *domain.Principal, req ExecuteRe
 			return exe, exe != nil, err
 		}
 	}
-	// The workflow is read, and the input checked, in the transaction that
-	// starts the execution: one transaction instead of two.
-	err = e.store.Write(ctx, scope, func(tx domain.Tx) error {
-		wf, version, c, err := e.runnable(tx, req.WorkflowID, req.Environment, req.Version)
-		if err != nil {
-			return err
-		}
-		if errs := workflow.CheckInput(c.def.InputSchema, input); len(errs) > 0 {
-			for i := range errs {
-				errs[i].Pointer = "/input" + errs[i].Pointer
-			}
-			return domain.Invalid("the input does not match the workflow's input schema", errs...)
-		}
-		exe, err = e.createExecution(ctx, tx, p, wf, version, c, &req, hash)
-		return err
-	})
+	// Concurrent starts of one scope go into one transaction (starts.go);
+	// an idempotent start, a workflow tool's child and a request whose
+	// principal is still to be confirmed start on their own.
+	start := e.startOne
+	if req.IdempotencyKey == "" && req.ParentExecutionID == "" && domain.PrincipalCheckFrom(ctx) == nil {
+		start = e.startBatched
+	}
+	exe, err = start(ctx, p, &req, input, hash)
 	if req.IdempotencyKey != "" && domain.IsCode(err, domain.ECodeConflict) {
 		// A concurrent request with the same key committed first: answer
 		// with its execution.
@@ -326,6 +319,36 @@ func (e *Engine) Execute(ctx context.Context, p *domain.Principal, req ExecuteRe
 	}
 	e.bus.EventsStored(exe.ID)
 	return exe, false, nil
+}
+
+// startOne starts an execution in a transaction of its own. The workflow
+// is read, and the input checked, in the transaction that starts the
+// execution: one transaction instead of two.
+func (e *Engine) startOne(ctx context.Context, p *domain.Principal, req *ExecuteRequest, input any, hash string) (exe *domain.Execution, err error) {
+	err = e.store.Write(ctx, p.Scope(), func(tx domain.Tx) error {
+		wf, version, c, err := e.runnable(tx, req.WorkflowID, req.Environment, req.Version)
+		if err != nil {
+			return err
+		}
+		if err := checkInput(c, input); err != nil {
+			return err
+		}
+		exe, err = e.createExecution(ctx, tx, p, wf, version, c, req, hash)
+		return err
+	})
+	return exe, err
+}
+
+// checkInput checks an execution's input against its workflow's schema.
+func checkInput(c *compiled, input any) error {
+	errs := workflow.CheckInput(c.def.InputSchema, input)
+	if len(errs) == 0 {
+		return nil
+	}
+	for i := range errs {
+		errs[i].Pointer = "/input" + errs[i].Pointer
+	}
+	return domain.Invalid("the input does not match the workflow's input schema", errs...)
 }
 
 // replay answers a repeated idempotent request: the execution the key
@@ -428,12 +451,16 @@ func (e *Engine) createExecutionWithID(ctx context.Context, tx domain.Tx, p *dom
 			return nil, err
 		}
 	}
-	ev := domain.AuditEvent{Action: "execution.started", ResourceType: "execution", ResourceID: exe.ID, Success: true,
-		UserID: p.UserID, APIKeyID: p.APIKeyID,
-		Details: map[string]any{"workflow_id": wf.ID, "version": version, "trigger": string(req.Trigger), "status": string(exe.Status)}}
-	ev.IPAddress, ev.UserAgent, ev.RequestID = req.Meta.IP, req.Meta.UserAgent, req.Meta.RequestID
-	tx.Audit(ev)
+	tx.Audit(startedAudit(p, exe, req))
 	return exe, nil
+}
+
+// startedAudit is the audit row of a started (or pending) execution.
+func startedAudit(p *domain.Principal, exe *domain.Execution, req *ExecuteRequest) domain.AuditEvent {
+	return domain.AuditEvent{Action: "execution.started", ResourceType: "execution", ResourceID: exe.ID, Success: true,
+		UserID: p.UserID, APIKeyID: p.APIKeyID, IPAddress: req.Meta.IP, UserAgent: req.Meta.UserAgent, RequestID: req.Meta.RequestID,
+		Details: map[string]any{"workflow_id": exe.WorkflowID, "version": exe.WorkflowVersion, "trigger": string(req.Trigger),
+			"status": string(exe.Status)}}
 }
 
 // errNoRoom: the organization reached its concurrency limit between the
@@ -448,26 +475,35 @@ var errNoRoom = errors.New("no room under the concurrency limit")
 // 0 when it is not; running counts the other running executions.
 func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int) (admit bool, running int, err error) {
 	now := tx.Now()
-	thisMonth, lastHour, running, err := tx.CountExecutionStart(now.Add(-time.Hour), now)
+	thisMonth, lastHour, running, err := tx.CountExecutionStart(now.Add(-time.Hour), now, 1)
 	if err != nil {
 		return false, 0, err
 	}
-	// The start just counted is in lastHour already; in running only
-	// when written.
-	lastHour, running = lastHour-1, running-written
-	if lastHour >= e.perHour {
-		return false, 0, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
+	if err := e.limitExceeded(org, thisMonth, lastHour, now); err != nil {
+		return false, 0, err
+	}
+	// The start just counted is in running only when written.
+	running -= written
+	return running < org.Limits.MaxConcurrentExecutions, running, nil
+}
+
+// limitExceeded is the error of a start that exceeds the hourly or the
+// monthly limit: the start's count this month and in the last hour
+// include it.
+func (e *Engine) limitExceeded(org *domain.Organization, thisMonth, lastHour int, now time.Time) error {
+	if lastHour-1 >= e.perHour {
+		return &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_workflow_executions_per_hour",
 			LimitValue: int64(e.perHour), RetryAfterSeconds: 60,
 			Message: fmt.Sprintf("this organization started %d executions in the last hour, the most allowed (MAX_WORKFLOW_EXECUTIONS_PER_HOUR)", e.perHour)}
 	}
 	if thisMonth > org.Limits.MaxExecutionsPerMonth {
 		monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 		next := monthStart.AddDate(0, 1, 0)
-		return false, 0, &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_executions_per_month",
+		return &domain.Error{Code: domain.ECodeLimitExceeded, Limit: "max_executions_per_month",
 			LimitValue: int64(org.Limits.MaxExecutionsPerMonth), RetryAfterSeconds: int(next.Sub(now).Seconds()) + 1,
 			Message: fmt.Sprintf("the %s plan allows %d executions a month", org.Plan, org.Limits.MaxExecutionsPerMonth)}
 	}
-	return running < org.Limits.MaxConcurrentExecutions, running, nil
+	return nil
 }
 
 // insertExecution writes the execution and its steps: started (running,
@@ -476,7 +512,29 @@ func (e *Engine) checkLimits(tx domain.Tx, org *domain.Organization, written int
 // running executions, for the jobs' priority.
 func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Principal, wf *domain.Workflow, version int,
 	c *compiled, req *ExecuteRequest, id string, admit bool, running int) (*domain.Execution, error) {
-	now := tx.Now()
+	n := e.newExecution(tx.Now(), p, wf, version, c, req, id, admit)
+	if err := tx.CreateExecutionsWith([]domain.NewExecution{n}); err != nil {
+		return nil, err
+	}
+	if !admit {
+		return n.Execution, nil
+	}
+	return n.Execution, e.insertJobs(ctx, tx, rootJobs(n.Execution, c, priorityFor(running)))
+}
+
+// rootJobs are the jobs of an admitted execution's root steps.
+func rootJobs(exe *domain.Execution, c *compiled, priority int) []river.InsertManyParams {
+	var jobs []river.InsertManyParams
+	for _, id := range c.graph.Roots() {
+		jobs = append(jobs, stepJob(exe, c.nodes[id], priority))
+	}
+	return jobs
+}
+
+// newExecution is a new execution with its steps: running, its root steps
+// queued and its started event, when admit; pending otherwise.
+func (e *Engine) newExecution(now time.Time, p *domain.Principal, wf *domain.Workflow, version int,
+	c *compiled, req *ExecuteRequest, id string, admit bool) domain.NewExecution {
 	deadline := now.Add(e.timeout)
 	exe := &domain.Execution{ID: id, TeamID: wf.TeamID, WorkflowID: wf.ID,
 		WorkflowVersion: version, Status: domain.ExecutionPending, Trigger: req.Trigger, TriggeredBy: p.UserID,
@@ -502,17 +560,7 @@ func (e *Engine) insertExecution(ctx context.Context, tx domain.Tx, p *domain.Pr
 	if admit {
 		events = append(events, startedEvent(exe, now))
 	}
-	if err := tx.CreateExecutionWith(exe, steps, events); err != nil {
-		return nil, err
-	}
-	if !admit {
-		return exe, nil
-	}
-	var jobs []river.InsertManyParams
-	for _, id := range c.graph.Roots() {
-		jobs = append(jobs, stepJob(exe, c.nodes[id], priorityFor(running)))
-	}
-	return exe, e.insertJobs(ctx, tx, jobs)
+	return domain.NewExecution{Execution: exe, Steps: steps, Events: events}
 }
 
 func startedEvent(exe *domain.Execution, at time.Time) domain.ExecutionEvent {
@@ -541,18 +589,13 @@ func (e *Engine) start(ctx context.Context, tx domain.Tx, exe *domain.Execution,
 	exe.Status, exe.StartedAt = domain.ExecutionRunning, &now
 	exe.EventSeq++
 	events := []domain.ExecutionEvent{startedEvent(exe, now)}
-	var jobs []river.InsertManyParams
-	roots := c.graph.Roots()
-	for _, id := range roots {
-		jobs = append(jobs, stepJob(exe, c.nodes[id], priority))
-	}
-	if err := tx.MarkStepsQueued(exe.ID, roots); err != nil {
+	if err := tx.MarkStepsQueued(exe.ID, c.graph.Roots()); err != nil {
 		return err
 	}
 	if err := tx.SaveExecution(exe, events); err != nil {
 		return err
 	}
-	return e.insertJobs(ctx, tx, jobs)
+	return e.insertJobs(ctx, tx, rootJobs(exe, c, priority))
 }
 
 func (e *Engine) insertJobs(ctx context.Context, tx domain.Tx, jobs []river.InsertManyParams) error {

@@ -44,34 +44,50 @@ func durationArg(d *int64) any {
 }
 
 func (q *queries) CreateExecution(e *domain.Execution) error {
-	return q.CreateExecutionWith(e, nil, nil)
+	return q.CreateExecutionsWith([]domain.NewExecution{{Execution: e}})
 }
 
 // maxStepsPerInsert bounds one INSERT of steps; more go in several.
 const maxStepsPerInsert = 50
 
-func (q *queries) CreateExecutionWith(e *domain.Execution, steps []domain.Step, events []domain.ExecutionEvent) error {
+// maxStepsPerCreate bounds the steps of the executions created in one
+// statement (CreateExecutionsWith on PostgreSQL): 8 arguments each.
+const maxStepsPerCreate = 400
+
+func (q *queries) CreateExecutionsWith(execs []domain.NewExecution) error {
 	org, err := q.org()
 	if err != nil {
 		return err
 	}
-	e.OrgID = org
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = q.now
-	}
-	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
 	var a argList
-	insert := `INSERT INTO executions (` + executionColumns + `) VALUES (` + strings.Join([]string{
-		a.add(e.ID), a.add(e.OrgID), a.add(nullString(e.TeamID)), a.add(e.WorkflowID), a.add(e.WorkflowVersion),
-		a.add(string(e.Status)), a.add(string(e.Trigger)), a.add(e.TriggeredBy), a.add(e.APIKeyID), a.add(e.ScheduleID),
-		a.add(e.ParentExecutionID), a.add(inputJSON(e.Input)), a.add(rawOrNull(e.Output)), a.add(e.Error), a.add(e.CreatedAt),
-		a.add(micro(e.StartedAt)), a.add(micro(e.CompletedAt)), a.add(durationArg(e.DurationMS)), a.add(e.ErrorKind),
-		a.add(e.TokensIn), a.add(e.TokensOut), a.add(e.TokensCached), a.add(e.CostUSD), a.add(e.NodesTotal), a.add(e.NodesDone),
-		a.add(e.EventSeq), a.add(micro(e.DeadlineAt)), a.add(micro(e.CancelRequestedAt)), a.add(e.Depth)}, ", ") + `)`
-	if q.d.name == KindPostgres && len(steps) <= maxStepsPerInsert {
+	var values []string
+	var steps []domain.Step
+	var events []domain.ExecutionEvent
+	for _, n := range execs {
+		e := n.Execution
+		e.OrgID = org
+		if e.CreatedAt.IsZero() {
+			e.CreatedAt = q.now
+		}
+		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
+		values = append(values, `(`+strings.Join([]string{
+			a.add(e.ID), a.add(e.OrgID), a.add(nullString(e.TeamID)), a.add(e.WorkflowID), a.add(e.WorkflowVersion),
+			a.add(string(e.Status)), a.add(string(e.Trigger)), a.add(e.TriggeredBy), a.add(e.APIKeyID), a.add(e.ScheduleID),
+			a.add(e.ParentExecutionID), a.add(inputJSON(e.Input)), a.add(rawOrNull(e.Output)), a.add(e.Error), a.add(e.CreatedAt),
+			a.add(micro(e.StartedAt)), a.add(micro(e.CompletedAt)), a.add(durationArg(e.DurationMS)), a.add(e.ErrorKind),
+			a.add(e.TokensIn), a.add(e.TokensOut), a.add(e.TokensCached), a.add(e.CostUSD), a.add(e.NodesTotal), a.add(e.NodesDone),
+			a.add(e.EventSeq), a.add(micro(e.DeadlineAt)), a.add(micro(e.CancelRequestedAt)), a.add(e.Depth)}, ", ")+`)`)
+		steps = append(steps, n.Steps...)
+		events = append(events, n.Events...)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	insert := `INSERT INTO executions (` + executionColumns + `) VALUES ` + strings.Join(values, ", ")
+	if q.d.name == KindPostgres && len(steps) <= maxStepsPerCreate {
 		// One round trip: the steps and events go in through
-		// data-modifying WITHs; their keys to the execution are checked at
-		// the end of the statement, when its row is there.
+		// data-modifying WITHs; their keys to the executions are checked
+		// at the end of the statement, when their rows are there.
 		var with []string
 		if len(steps) > 0 {
 			with = append(with, `s AS (`+stepsInsert(&a, org, steps)+`)`)
@@ -83,12 +99,12 @@ func (q *queries) CreateExecutionWith(e *domain.Execution, steps []domain.Step, 
 			insert = `WITH ` + strings.Join(with, ", ") + ` ` + insert
 		}
 		if _, err := q.exec(insert, a.args...); err != nil {
-			return fmt.Errorf("create execution %s: %w", e.ID, err)
+			return fmt.Errorf("create %s: %w", executionsNamed(execs), err)
 		}
 		return nil
 	}
 	if _, err := q.exec(insert, a.args...); err != nil {
-		return fmt.Errorf("create execution %s: %w", e.ID, err)
+		return fmt.Errorf("create %s: %w", executionsNamed(execs), err)
 	}
 	if err := q.CreateSteps(steps); err != nil {
 		return err
@@ -97,6 +113,15 @@ func (q *queries) CreateExecutionWith(e *domain.Execution, steps []domain.Step, 
 		return nil
 	}
 	return q.AppendEvents(events)
+}
+
+// executionsNamed names executions in an error: the id of one, the number
+// of several.
+func executionsNamed(execs []domain.NewExecution) string {
+	if len(execs) == 1 {
+		return "execution " + execs[0].Execution.ID
+	}
+	return fmt.Sprintf("%d executions", len(execs))
 }
 
 func (q *queries) getExecution(id string, lock bool) (*domain.Execution, error) {
@@ -664,24 +689,28 @@ func (q *queries) CountExecutionStarts(at time.Time, add int) (int, error) {
 	return n, q.s.translate(err)
 }
 
-func (q *queries) CountExecutionStart(hourStart, at time.Time) (month, lastHour, running int, err error) {
+func (q *queries) CountExecutionStart(hourStart, at time.Time, n int) (month, lastHour, running int, err error) {
+	if n < 1 {
+		return 0, 0, 0, fmt.Errorf("count %d execution starts: at least one", n)
+	}
 	if q.d.name != KindPostgres {
-		if month, err = q.CountExecutionStarts(at, 1); err != nil {
+		if month, err = q.CountExecutionStarts(at, n); err != nil {
 			return 0, 0, 0, err
 		}
-		lastHour, running, err = q.ExecutionCounts(hourStart, at, 1)
+		lastHour, running, err = q.ExecutionCounts(hourStart, at, n)
 		return month, lastHour, running, err
 	}
 	org, err := q.org()
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	// The function also takes the audit-chain head the start's audit row
-	// will chain to (migration 00009): the append then finds it locked.
+	// The function also takes the audit-chain head the starts' audit rows
+	// will chain to (migrations 00009, 00010): the append then finds it
+	// locked.
 	var head chainHead
 	err = q.queryRow(`SELECT month_started, hour_started, running, audit_seq, audit_hash
-		FROM count_execution_start($1, $2, $3, $4, $5)`,
-		org, at.UTC().Format("2006-01"), startMinute(at), startMinute(hourStart), audit.GenesisHash).
+		FROM count_execution_starts($1, $2, $3, $4, $5, $6)`,
+		org, n, at.UTC().Format("2006-01"), startMinute(at), startMinute(hourStart), audit.GenesisHash).
 		Scan(&month, &lastHour, &running, &head.seq, &head.hash)
 	if err != nil {
 		return 0, 0, 0, q.s.translate(err)

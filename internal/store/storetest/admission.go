@@ -74,14 +74,31 @@ func testExecutionStarts(t *testing.T, s domain.Store) {
 		t.Errorf("after %d concurrent starts the count = %d, want %d", workers*each, n, 2+workers*each)
 	}
 	// CountExecutionStart counts in the same month's counter.
+	var hour int
 	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
-		month, lastHour, running, err := tx.CountExecutionStart(dec.Add(-time.Hour), dec)
+		month, lastHour, running, err := tx.CountExecutionStart(dec.Add(-time.Hour), dec, 1)
 		if err == nil && (month != 3+workers*each || lastHour < 1 || running != 0) {
 			t.Errorf("CountExecutionStart = %d, %d, %d; want %d this month, its own start in the hour, none running",
 				month, lastHour, running, 3+workers*each)
 		}
+		hour = lastHour
 		return err
 	})
+	// Several starts count at once; none is not a count.
+	mustWrite(t, s, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
+		month, lastHour, _, err := tx.CountExecutionStart(dec.Add(-time.Hour), dec, 4)
+		if err == nil && (month != 7+workers*each || lastHour != hour+4) {
+			t.Errorf("4 starts: CountExecutionStart = %d this month, %d in the hour; want %d, %d", month, lastHour, 7+workers*each, hour+4)
+		}
+		return err
+	})
+	err = s.Write(ctx, domain.OrgScope(a.Org.ID), func(tx domain.Tx) error {
+		_, _, _, err := tx.CountExecutionStart(dec.Add(-time.Hour), dec, 0)
+		return err
+	})
+	if err == nil {
+		t.Error("CountExecutionStart counted no starts")
+	}
 }
 
 // testSavepoint: a failed savepoint undoes its own writes, audit events and
@@ -144,7 +161,7 @@ func testExecutionStartsPerHour(t *testing.T, s domain.Store) {
 		t.Helper()
 		err := s.Write(ctx, domain.OrgScope(f.Org.ID), func(tx domain.Tx) error {
 			var err error
-			if _, lastHour, _, err = tx.CountExecutionStart(at.Add(-time.Hour), at); err != nil {
+			if _, lastHour, _, err = tx.CountExecutionStart(at.Add(-time.Hour), at, 1); err != nil {
 				return err
 			}
 			if fail {
@@ -219,7 +236,7 @@ func testStartsKeepTheAuditChain(t *testing.T, s domain.Store) {
 	_, before := VerifyChain(t, s, f.Org.ID)
 	at := time.Now().UTC()
 	start := func(tx domain.Tx) error {
-		if _, _, _, err := tx.CountExecutionStart(at.Add(-time.Hour), at); err != nil {
+		if _, _, _, err := tx.CountExecutionStart(at.Add(-time.Hour), at, 1); err != nil {
 			return err
 		}
 		tx.Audit(domain.AuditEvent{Action: "execution.started", ResourceType: "execution", Success: true})

@@ -258,7 +258,9 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 				Status: domain.StepWaiting, PendingParents: 1})
 		}
 		events := []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}
-		return s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateExecutionWith(e, steps, events) })
+		return s.Write(ctx, scope, func(tx domain.Tx) error {
+			return tx.CreateExecutionsWith([]domain.NewExecution{{Execution: e, Steps: steps, Events: events}})
+		})
 	}
 	for _, n := range []int{3, 120} {
 		id := domain.NewID(domain.PrefixExecution)
@@ -299,5 +301,54 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 			t.Errorf("%d steps after the failed duplicate, want the first's 2", len(steps))
 		}
 		return err
+	})
+	// Several executions go in at once, each with its own steps and
+	// events; one that cannot takes the others with it.
+	several := func(ids []string, nSteps int) error {
+		var execs []domain.NewExecution
+		for _, id := range ids {
+			e := &domain.Execution{ID: id, WorkflowID: wf.ID, WorkflowVersion: 1, Status: domain.ExecutionRunning,
+				Trigger: domain.TriggerManual, TriggeredBy: f.Admin.ID, Input: json.RawMessage(`{}`), NodesTotal: nSteps, EventSeq: 1}
+			n := domain.NewExecution{Execution: e,
+				Events: []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}}
+			for i := range nSteps {
+				n.Steps = append(n.Steps, domain.Step{ExecutionID: id, NodeID: fmt.Sprintf("n%03d", i), NodeType: domain.NodeTransform,
+					Status: domain.StepWaiting})
+			}
+			execs = append(execs, n)
+		}
+		return s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateExecutionsWith(execs) })
+	}
+	for _, nSteps := range []int{10, 150} { // 150: more steps than one statement takes
+		ids := []string{domain.NewID(domain.PrefixExecution), domain.NewID(domain.PrefixExecution), domain.NewID(domain.PrefixExecution)}
+		if err := several(ids, nSteps); err != nil {
+			t.Fatalf("3 executions of %d steps: %v", nSteps, err)
+		}
+		mustRead(t, s, scope, func(q domain.Queries) error {
+			for _, id := range ids {
+				steps, err := q.ListSteps(id)
+				if err != nil {
+					return err
+				}
+				evs, err := q.ListEvents(id, 0, 10)
+				if err != nil {
+					return err
+				}
+				if len(steps) != nSteps || steps[0].ExecutionID != id || len(evs) != 1 || evs[0].ExecutionID != id {
+					t.Errorf("execution %s: %d steps, events %+v; want its %d steps and its started event", id, len(steps), evs, nSteps)
+				}
+			}
+			return nil
+		})
+	}
+	fresh := domain.NewID(domain.PrefixExecution)
+	if err := several([]string{fresh, id}, 2); err == nil {
+		t.Fatal("executions were created alongside a duplicate")
+	}
+	mustRead(t, s, scope, func(q domain.Queries) error {
+		if _, err := q.GetExecution(fresh); !domain.IsCode(err, domain.ECodeNotFound) {
+			t.Errorf("the execution created alongside a duplicate: %v, want not found", err)
+		}
+		return nil
 	})
 }
