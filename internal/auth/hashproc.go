@@ -20,9 +20,9 @@ import (
 // milliseconds; in the serving process a login storm made the garbage
 // collector run a dozen times a second and took a Go processor from
 // request handling, so other requests' p99 tripled. In a helper, the
-// allocation never touches the server's heap, and the hashing thread runs
-// at a lower priority (hashNice) in a process of its own, so the kernel
-// serves requests first.
+// allocation never touches the server's heap, and the whole process runs at
+// a lower priority (hashNice, see startNicer), so the kernel serves
+// requests first.
 //
 // The protocol is binary and length-prefixed, so any password bytes pass
 // unchanged. A request is:
@@ -90,13 +90,8 @@ func hashRequest(req []byte) ([]byte, error) {
 	if len(password) > MaxPasswordBytes {
 		return nil, ErrPasswordTooLong
 	}
-	done := make(chan []byte, 1)
-	go func() {
-		runtime.LockOSThread() // exits locked: the runtime discards the niced thread
-		lowerThreadPriority()
-		done <- argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-	}()
-	return <-done, nil
+	// The process runs at its lower priority already (startNicer).
+	return argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen), nil
 }
 
 func readFrame(r *bufio.Reader, limit int) ([]byte, error) {
@@ -200,7 +195,7 @@ func (hs *hashHelpers) take() (*hashHelper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("password hash helper: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startNicer(cmd); err != nil {
 		return nil, fmt.Errorf("start password hash helper: %w", err)
 	}
 	h := &hashHelper{cmd: cmd, in: in, out: bufio.NewReader(out)}
@@ -208,6 +203,21 @@ func (hs *hashHelpers) take() (*hashHelper, error) {
 	hs.all = append(hs.all, h)
 	hs.mu.Unlock()
 	return h, nil
+}
+
+// startNicer starts cmd from a thread of lower scheduling priority: a new
+// process inherits the niceness of the thread that forked it, and so every
+// thread of the helper has it. Lowering the priority of the thread that
+// calls argon2 alone is not enough: argon2 computes in goroutines of its
+// own, which the runtime runs on any of the process's threads.
+func startNicer(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // exits locked: the runtime discards the niced thread
+		lowerThreadPriority()
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }
 
 func (hs *hashHelpers) put(h *hashHelper) {

@@ -235,17 +235,11 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 			h.onHelperError(err)
 		}
 	}
-	// The hash runs on a thread of its own with a lower scheduling
-	// priority. The goroutine exits still locked to that thread, so the
-	// runtime discards the thread instead of reusing it at that priority
-	// (creating one costs microseconds; a hash tens of milliseconds).
-	done := make(chan []byte, 1)
-	go func() {
-		runtime.LockOSThread()
-		lowerThreadPriority()
-		done <- argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
-	}()
-	return <-done, nil
+	// In-process the hash runs at the server's own priority: argon2
+	// computes in goroutines of its own, on whichever of the process's
+	// threads the runtime picks, so no thread's priority can follow it.
+	// Helper processes run at a lower one as a whole (startNicer).
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen), nil
 }
 
 var b64 = base64.RawStdEncoding

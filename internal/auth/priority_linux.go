@@ -2,8 +2,8 @@ package auth
 
 import "syscall"
 
-// hashNice is the scheduling niceness of the threads that run password
-// hashes: the kernel then gives other work (request handling, the
+// hashNice is the scheduling niceness of the password hash helper
+// processes: the kernel then gives other work (request handling, the
 // database's own processes) the processor first, and a login storm slows
 // logins rather than everything else.
 const hashNice = 10
