@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sort"
 	"sync"
@@ -107,6 +108,18 @@ func (c *lane) runBatch() {
 	for i, r := range batch {
 		items[i] = r.item
 	}
+	// A panic in the batch (a bug in an item's write) rolls it back: its
+	// writers get an error, the lane goes on, and the panic goes on up
+	// the leader's stack.
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range batch {
+				r.done <- errBatchPanicked
+			}
+			c.handOff()
+			panic(p)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := c.store.WriteBatch(ctx, items)
 	cancel()
@@ -117,7 +130,15 @@ func (c *lane) runBatch() {
 		}
 		r.done <- e
 	}
+	c.handOff()
+}
 
+// errBatchPanicked answers the writes of a batch that panicked.
+var errBatchPanicked = errors.New("the write's batch failed on an internal error and was rolled back")
+
+// handOff passes the lead to the first waiting writer, or leaves the lane
+// idle.
+func (c *lane) handOff() {
 	c.mu.Lock()
 	if len(c.pending) > 0 {
 		c.pending[0].lead <- struct{}{}

@@ -103,6 +103,18 @@ func (e *Engine) runStarts(scope domain.Scope, l *startLane) {
 	l.pending = l.pending[n:]
 	s.mu.Unlock()
 
+	// A panic (a bug) fails the batch's starts, none written, and goes on
+	// up the leader's stack; the lane goes on.
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range batch {
+				r.exe, r.err, r.alone = nil, errBatchPanicked, false
+				close(r.done)
+			}
+			s.handOff(scope, l)
+			panic(p)
+		}
+	}()
 	if len(batch) == 1 {
 		r := batch[0]
 		r.exe, r.err = e.startOne(r.ctx, r.p, r.req, r.input, r.hash)
@@ -120,7 +132,12 @@ func (e *Engine) runStarts(scope domain.Scope, l *startLane) {
 	for _, r := range batch {
 		close(r.done)
 	}
+	s.handOff(scope, l)
+}
 
+// handOff passes the lane's lead to its first waiting start, or retires
+// the lane.
+func (s *starts) handOff(scope domain.Scope, l *startLane) {
 	s.mu.Lock()
 	if len(l.pending) > 0 {
 		l.pending[0].lead <- struct{}{}
