@@ -356,6 +356,20 @@ func (c *cluster) runnerOf(exeID, node string, procs ...*proc) (runner, other *p
 	return nil, nil
 }
 
+// busLines is what a process logged about its bus, for a failure's message.
+func busLines(p *proc) string {
+	var out []string
+	for _, l := range strings.Split(p.log(), "\n") {
+		if strings.Contains(l, "bus") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return "(nothing)"
+	}
+	return strings.Join(out, "\n")
+}
+
 type clusterEvent struct {
 	ID    string
 	Event string
@@ -441,7 +455,7 @@ func TestEventsStreamAcrossProcesses(t *testing.T) {
 	c.call(http.MethodPost, "/api/v1/workflows", wf, 201, &w)
 	var exe struct{ ID string }
 	c.call(http.MethodPost, "/api/v1/workflows/"+w.ID+"/execute", map[string]any{"input": map[string]any{"word": "text"}}, 202, &exe)
-	_, other := c.runnerOf(exe.ID, "a", p1, p2)
+	runner, other := c.runnerOf(exe.ID, "a", p1, p2)
 	// The model's text is produced after the latency, just before the
 	// step completes: while a has not completed, none of it reached the
 	// other process yet.
@@ -478,7 +492,8 @@ func TestEventsStreamAcrossProcesses(t *testing.T) {
 	// Text replayed on connect was also carried by the bus: this process
 	// only knows what the other one streamed through it.
 	if live+replayed != "text across processes" {
-		t.Errorf("streamed text: live %q, replayed %q; want %q", live, replayed, "text across processes")
+		t.Errorf("streamed text: live %q, replayed %q; want %q\nrunner's bus: %s\nstreamer's bus: %s", live, replayed,
+			"text across processes", busLines(runner), busLines(other))
 	}
 	if got := c.waitExecution(org, exe.ID, 20*time.Second); got.Status != domain.ExecutionSucceeded {
 		t.Errorf("execution = %s %s", got.Status, got.Error)

@@ -50,8 +50,12 @@ type Subscription struct {
 	Wake chan struct{}
 	// Deltas carries streamed text as it arrives.
 	Deltas chan Delta
-	exec   string
-	bus    *Bus
+	// Ended has a value once the bus carried the execution's end (sent
+	// by the process that ended it, after its commit and after any text
+	// that process published before).
+	Ended chan struct{}
+	exec  string
+	bus   *Bus
 }
 
 // Delta is a piece of streamed LLM text.
@@ -75,7 +79,7 @@ func NewBus(dsn string, log *slog.Logger) *Bus {
 
 // Subscribe starts receiving signals for an execution; Close stops.
 func (b *Bus) Subscribe(execID string) *Subscription {
-	s := &Subscription{Wake: make(chan struct{}, 1), Deltas: make(chan Delta, 256), exec: execID, bus: b}
+	s := &Subscription{Wake: make(chan struct{}, 1), Deltas: make(chan Delta, 256), Ended: make(chan struct{}, 1), exec: execID, bus: b}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs[execID] == nil {
@@ -202,6 +206,12 @@ func (b *Bus) deliver(m busMessage) {
 			case s.Wake <- struct{}{}:
 			default:
 			}
+			if m.Kind != "e" {
+				select {
+				case s.Ended <- struct{}{}:
+				default:
+				}
+			}
 		}
 	case "d":
 		if b.deltas[m.Exec] == nil {
@@ -264,20 +274,27 @@ func (b *Bus) flushLoop(ctx context.Context, processID string) {
 		if len(batch) > 0 {
 			// Sent even while stopping: other processes may be waiting
 			// for these signals (an execution's last events, a cancel).
+			// A batch that fails is sent once more on a new connection (the
+			// old one may have been closed under it); then it is dropped:
+			// streams re-read stored events on their own, only live text
+			// is lost.
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			var err error
-			if conn == nil || conn.IsClosed() {
-				if conn, err = pgx.Connect(sctx, b.dsn); err != nil {
-					conn = nil
-					b.log.Warn("bus: cannot connect to send notifications", "error", err)
+			for try := 0; try < 2; try++ {
+				var err error
+				if conn == nil || conn.IsClosed() {
+					if conn, err = pgx.Connect(sctx, b.dsn); err != nil {
+						conn = nil
+						b.log.Warn("bus: cannot connect to send notifications", "error", err, "attempt", try+1)
+						continue
+					}
 				}
-			}
-			if conn != nil {
 				if err = sendBatch(sctx, conn, batch, processID); err != nil {
-					b.log.Warn("bus: notify failed", "error", err)
+					b.log.Warn("bus: notify failed", "error", err, "attempt", try+1)
 					conn.Close(context.Background())
 					conn = nil
+					continue
 				}
+				break
 			}
 			cancel()
 		}

@@ -275,6 +275,10 @@ func (s *Server) registerExecutionRoutes() {
 // sseHeartbeat keeps idle streams (and proxies) alive.
 const sseHeartbeat = 15 * time.Second
 
+// endSignalWait bounds how long a stream that read the execution's end
+// from the database waits for the bus to carry it.
+const endSignalWait = 5 * time.Second
+
 // streamEvents writes an execution's events as SSE: stored events after
 // `after`, the text streamed so far for running steps, then live events
 // until the final one.
@@ -380,19 +384,16 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 				return
 			}
 			if final {
-				// The end was read by the poll, maybe before its wake-up
-				// arrived: text a step published just before it completed
-				// may still be on its way from the process that ran it,
-				// ahead of that wake-up. A wake-up already waiting may be
-				// an earlier one, so wait for the next (a second at most)
-				// and send what came before it.
+				// The end was read by the poll, maybe before the bus
+				// carried it: text a step published just before it
+				// completed may still be on its way from the process that
+				// ran it, ahead of the end's signal, which that process
+				// sends after it (engine.Subscription.Ended). Wait for the
+				// signal (five seconds at most: a process may die between
+				// its commit and its signal) and send what came before it.
 				select {
-				case <-sub.Wake:
-				default:
-				}
-				select {
-				case <-sub.Wake:
-				case <-time.After(time.Second):
+				case <-sub.Ended:
+				case <-time.After(endSignalWait):
 				case <-ctx.Done():
 					return
 				}
