@@ -79,6 +79,45 @@ func waitPending(t *testing.T, n func() int, want int) {
 	}
 }
 
+// callTwice calls fn in two goroutines and sends each one's panic or
+// error on the channel it returns.
+func callTwice(fn func() error) chan any {
+	results := make(chan any, 2)
+	for range 2 {
+		go func() {
+			var err error
+			if p := panicked(func() { err = fn() }); p != nil {
+				results <- p
+				return
+			}
+			results <- err
+		}()
+	}
+	return results
+}
+
+// onePanicOneError checks the two results of a panicking batch's calls:
+// the leader's panic, and the other's errBatchPanicked.
+func onePanicOneError(t *testing.T, what string, results chan any) {
+	t.Helper()
+	var panics, failed int
+	within(t, "the panicking batch's "+what, func() {
+		for range 2 {
+			switch r := <-results; {
+			case r == "a bug in a write":
+				panics++
+			case r == errBatchPanicked:
+				failed++
+			default:
+				t.Errorf("a call of the panicking batch of %s: %v", what, r)
+			}
+		}
+	})
+	if panics != 1 || failed != 1 {
+		t.Errorf("%s: %d panicked and %d got the batch's error, want 1 and 1", what, panics, failed)
+	}
+}
+
 // panicked runs fn and returns what it panicked with.
 func panicked(fn func()) (p any) {
 	defer func() { p = recover() }()
@@ -101,39 +140,14 @@ func TestCommitterSurvivesAPanickingBatch(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { first <- write() }()
 	waitPending(t, func() int { l.mu.Lock(); defer l.mu.Unlock(); return boolInt(l.busy) }, 1)
-	results := make(chan any, 2)
-	for range 2 {
-		go func() {
-			var err error
-			if p := panicked(func() { err = write() }); p != nil {
-				results <- p
-				return
-			}
-			results <- err
-		}()
-	}
+	results := callTwice(write)
 	waitPending(t, func() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.pending) }, 2)
 	store.set(nil, true) // the next batch, the two queued writes, panics
 	close(gate)
 	if err := <-first; err != nil {
 		t.Fatalf("the first batch: %v", err)
 	}
-	var panics, failed int
-	within(t, "the panicking batch's writes", func() {
-		for range 2 {
-			switch r := <-results; {
-			case r == "a bug in a write":
-				panics++
-			case r == errBatchPanicked:
-				failed++
-			default:
-				t.Errorf("a write of the panicking batch: %v", r)
-			}
-		}
-	})
-	if panics != 1 || failed != 1 {
-		t.Errorf("%d panicked and %d got the batch's error, want 1 and 1", panics, failed)
-	}
+	onePanicOneError(t, "writes", results)
 	store.set(nil, false)
 	within(t, "a write after the panic", func() {
 		if err := write(); err != nil {
@@ -168,39 +182,14 @@ func TestStartsSurviveAPanickingBatch(t *testing.T) {
 		defer e.starts.mu.Unlock()
 		return len(e.starts.lanes)
 	}, 1)
-	results := make(chan any, 2)
-	for range 2 {
-		go func() {
-			var err error
-			if p := panicked(func() { err = start() }); p != nil {
-				results <- p
-				return
-			}
-			results <- err
-		}()
-	}
+	results := callTwice(start)
 	waitPending(t, pending, 2)
 	store.set(nil, true)
 	close(gate)
 	if err := <-first; !errors.Is(err, errWritten) {
 		t.Fatalf("the first start: %v", err)
 	}
-	var panics, failed int
-	within(t, "the panicking batch's starts", func() {
-		for range 2 {
-			switch r := <-results; {
-			case r == "a bug in a write":
-				panics++
-			case r == errBatchPanicked:
-				failed++
-			default:
-				t.Errorf("a start of the panicking batch: %v", r)
-			}
-		}
-	})
-	if panics != 1 || failed != 1 {
-		t.Errorf("%d panicked and %d got the batch's error, want 1 and 1", panics, failed)
-	}
+	onePanicOneError(t, "starts", results)
 	store.set(nil, false)
 	within(t, "a start after the panic", func() {
 		if err := start(); !errors.Is(err, errWritten) {
