@@ -306,7 +306,26 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 		flush()
 		return err == nil
 	}
+	writeEvent := func(ev domain.ExecutionEvent) bool {
+		var data any = map[string]any{}
+		if len(ev.Data) > 0 {
+			_ = json.Unmarshal(ev.Data, &data)
+		}
+		payload := map[string]any{"type": ev.Type, "seq": ev.Seq, "at": ev.CreatedAt, "data": data}
+		if ev.NodeID != "" {
+			payload["node_id"] = ev.NodeID
+		}
+		if !write(strconv.FormatInt(ev.Seq, 10), ev.Type, payload) {
+			return false
+		}
+		after = ev.Seq
+		return true
+	}
 	final := false
+	// Once the stream is live, the final event is held back until the bus
+	// carried the execution's end (see below the loop).
+	live := false
+	var held *domain.ExecutionEvent
 	sendStored := func() bool {
 		for {
 			var events []domain.ExecutionEvent
@@ -318,21 +337,16 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 				return false
 			}
 			for _, ev := range events {
-				var data any = map[string]any{}
-				if len(ev.Data) > 0 {
-					_ = json.Unmarshal(ev.Data, &data)
-				}
-				payload := map[string]any{"type": ev.Type, "seq": ev.Seq, "at": ev.CreatedAt, "data": data}
-				if ev.NodeID != "" {
-					payload["node_id"] = ev.NodeID
-				}
-				if !write(strconv.FormatInt(ev.Seq, 10), ev.Type, payload) {
-					return false
-				}
-				after = ev.Seq
 				switch ev.Type {
 				case domain.EventExecutionCompleted, domain.EventExecutionFailed, domain.EventExecutionCancelled:
 					final = true
+					if live {
+						held = &ev
+						return true
+					}
+				}
+				if !writeEvent(ev) {
+					return false
 				}
 			}
 			if len(events) < 500 {
@@ -371,6 +385,7 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 			}
 		}
 	}
+	live = !final
 	for !final {
 		select {
 		case <-ctx.Done():
@@ -383,24 +398,6 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 			if !drainDeltas() || !sendStored() {
 				return
 			}
-			if final {
-				// The end was read by the poll, maybe before the bus
-				// carried it: text a step published just before it
-				// completed may still be on its way from the process that
-				// ran it, ahead of the end's signal, which that process
-				// sends after it (engine.Subscription.Ended). Wait for the
-				// signal (five seconds at most: a process may die between
-				// its commit and its signal) and send what came before it.
-				select {
-				case <-sub.Ended:
-				case <-time.After(endSignalWait):
-				case <-ctx.Done():
-					return
-				}
-				if !drainDeltas() {
-					return
-				}
-			}
 		case d := <-sub.Deltas:
 			if !sendDelta(d) {
 				return
@@ -411,5 +408,24 @@ func (s *Server) streamEvents(ctx context.Context, hctx huma.Context, scope doma
 			}
 			flush()
 		}
+	}
+	if held == nil {
+		return // opened after the end: its events and text are sent
+	}
+	// The end was read from the database (after a poll, or a wake-up from
+	// something else), maybe before the bus carried it: text a step
+	// published just before it completed may still be on its way from the
+	// process that ran it, ahead of the end's signal, which that process
+	// sends after it (engine.Subscription.Ended). The final event waits
+	// for the signal (a few seconds at most: a process may die between
+	// its commit and its signal), after the text that came before it.
+	select {
+	case <-sub.Ended:
+	case <-time.After(endSignalWait):
+	case <-ctx.Done():
+		return
+	}
+	if drainDeltas() {
+		writeEvent(*held)
 	}
 }
