@@ -249,22 +249,26 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 	f := NewFixture(t, s, "createwith")
 	scope := domain.OrgScope(f.Org.ID)
 	wf := NewWorkflow(t, s, scope, f.Admin.ID, "", "created with")
-	create := func(id string, nSteps int) error {
-		e := &domain.Execution{ID: id, WorkflowID: wf.ID, WorkflowVersion: 1, Status: domain.ExecutionRunning,
-			Trigger: domain.TriggerManual, TriggeredBy: f.Admin.ID, Input: json.RawMessage(`{"x":1}`), NodesTotal: nSteps, EventSeq: 1}
-		var steps []domain.Step
-		for i := range nSteps {
-			steps = append(steps, domain.Step{ExecutionID: id, NodeID: fmt.Sprintf("n%03d", i), NodeType: domain.NodeTransform,
-				Status: domain.StepWaiting, PendingParents: 1})
+	// create writes executions of nSteps steps each, with their started
+	// events, in one call.
+	create := func(nSteps int, ids ...string) error {
+		var execs []domain.NewExecution
+		for _, id := range ids {
+			e := &domain.Execution{ID: id, WorkflowID: wf.ID, WorkflowVersion: 1, Status: domain.ExecutionRunning,
+				Trigger: domain.TriggerManual, TriggeredBy: f.Admin.ID, Input: json.RawMessage(`{"x":1}`), NodesTotal: nSteps, EventSeq: 1}
+			n := domain.NewExecution{Execution: e,
+				Events: []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}}
+			for i := range nSteps {
+				n.Steps = append(n.Steps, domain.Step{ExecutionID: id, NodeID: fmt.Sprintf("n%03d", i), NodeType: domain.NodeTransform,
+					Status: domain.StepWaiting, PendingParents: 1})
+			}
+			execs = append(execs, n)
 		}
-		events := []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}
-		return s.Write(ctx, scope, func(tx domain.Tx) error {
-			return tx.CreateExecutionsWith([]domain.NewExecution{{Execution: e, Steps: steps, Events: events}})
-		})
+		return s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateExecutionsWith(execs) })
 	}
 	for _, n := range []int{3, 120} {
 		id := domain.NewID(domain.PrefixExecution)
-		if err := create(id, n); err != nil {
+		if err := create(n, id); err != nil {
 			t.Fatalf("%d steps: %v", n, err)
 		}
 		mustRead(t, s, scope, func(q domain.Queries) error {
@@ -289,10 +293,10 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 	}
 	// A second execution with the same id fails, steps and events included.
 	id := domain.NewID(domain.PrefixExecution)
-	if err := create(id, 2); err != nil {
+	if err := create(2, id); err != nil {
 		t.Fatal(err)
 	}
-	if err := create(id, 4); err == nil {
+	if err := create(4, id); err == nil {
 		t.Fatal("a duplicate execution was created")
 	}
 	mustRead(t, s, scope, func(q domain.Queries) error {
@@ -304,24 +308,9 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 	})
 	// Several executions go in at once, each with its own steps and
 	// events; one that cannot takes the others with it.
-	several := func(ids []string, nSteps int) error {
-		var execs []domain.NewExecution
-		for _, id := range ids {
-			e := &domain.Execution{ID: id, WorkflowID: wf.ID, WorkflowVersion: 1, Status: domain.ExecutionRunning,
-				Trigger: domain.TriggerManual, TriggeredBy: f.Admin.ID, Input: json.RawMessage(`{}`), NodesTotal: nSteps, EventSeq: 1}
-			n := domain.NewExecution{Execution: e,
-				Events: []domain.ExecutionEvent{{ExecutionID: id, Seq: 1, Type: domain.EventExecutionStarted, Data: json.RawMessage(`{}`)}}}
-			for i := range nSteps {
-				n.Steps = append(n.Steps, domain.Step{ExecutionID: id, NodeID: fmt.Sprintf("n%03d", i), NodeType: domain.NodeTransform,
-					Status: domain.StepWaiting})
-			}
-			execs = append(execs, n)
-		}
-		return s.Write(ctx, scope, func(tx domain.Tx) error { return tx.CreateExecutionsWith(execs) })
-	}
 	for _, nSteps := range []int{10, 150} { // 150: more steps than one statement takes
 		ids := []string{domain.NewID(domain.PrefixExecution), domain.NewID(domain.PrefixExecution), domain.NewID(domain.PrefixExecution)}
-		if err := several(ids, nSteps); err != nil {
+		if err := create(nSteps, ids...); err != nil {
 			t.Fatalf("3 executions of %d steps: %v", nSteps, err)
 		}
 		mustRead(t, s, scope, func(q domain.Queries) error {
@@ -342,7 +331,7 @@ func testCreateExecutionWith(t *testing.T, s domain.Store) {
 		})
 	}
 	fresh := domain.NewID(domain.PrefixExecution)
-	if err := several([]string{fresh, id}, 2); err == nil {
+	if err := create(2, fresh, id); err == nil {
 		t.Fatal("executions were created alongside a duplicate")
 	}
 	mustRead(t, s, scope, func(q domain.Queries) error {
