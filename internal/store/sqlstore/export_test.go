@@ -47,3 +47,7 @@ func (s *Store) Settings(ctx context.Context, scope domain.Scope, name string) (
 	})
 	return read, write, err
 }
+
+// MemoHits counts the principal checks SQLite connections settled from
+// their memory (principalmemo.go).
+func (s *Store) MemoHits() int64 { return s.memoHits.Load() }

@@ -52,6 +52,7 @@ func (c stmtCachingConnector) Driver() driver.Driver { return c.drv }
 type stmtCachingConn struct {
 	driver.Conn
 	stmts map[string]*cachedStmt
+	memo  principalMemo // principalmemo.go
 }
 
 type cachedStmt struct {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,6 +59,9 @@ type Store struct {
 	log    *slog.Logger
 	// auditOff drops audit events (ENABLE_AUDIT_LOGGING=false).
 	auditOff bool
+	// memoHits counts principal checks a SQLite connection's memory
+	// settled (principalmemo.go).
+	memoHits atomic.Int64
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -168,13 +172,27 @@ func (s *Store) Read(ctx context.Context, scope domain.Scope, fn func(domain.Que
 	if err := checkScope(scope); err != nil {
 		return err
 	}
-	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.kind == KindPostgres})
+	opts := &sql.TxOptions{ReadOnly: s.kind == KindPostgres}
+	var sqlTx *sql.Tx
+	var err error
+	var conn *sql.Conn
+	if c := domain.PrincipalCheckFrom(ctx); c != nil && s.kind == KindSQLite && c.OrgID == scope.OrgID {
+		// A principal check may be settled from the connection's memory
+		// (principalmemo.go), which takes the connection itself.
+		if conn, err = s.reader.Conn(ctx); err != nil {
+			return s.translate(fmt.Errorf("begin read: %w", err))
+		}
+		defer conn.Close()
+		sqlTx, err = conn.BeginTx(ctx, opts)
+	} else {
+		sqlTx, err = s.reader.BeginTx(ctx, opts)
+	}
 	if err != nil {
 		return s.translate(fmt.Errorf("begin read: %w", err))
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // a read has nothing to keep
 	q := &queries{ctx: ctx, db: sqlTx, d: s.d, scope: scope, now: s.clock(), s: s}
-	if err := s.applyScope(ctx, sqlTx, scope); err != nil {
+	if err := s.applyScope(ctx, sqlTx, conn, scope); err != nil {
 		return err
 	}
 	if err := fn(q); err != nil {
@@ -199,7 +217,7 @@ func (s *Store) Write(ctx context.Context, scope domain.Scope, fn func(domain.Tx
 		}
 	}()
 	t := &tx{queries: queries{ctx: ctx, db: sqlTx, d: s.d, scope: scope, now: s.clock(), s: s}, sqlTx: sqlTx}
-	if err := s.applyScope(ctx, sqlTx, scope); err != nil {
+	if err := s.applyScope(ctx, sqlTx, nil, scope); err != nil {
 		return err
 	}
 	if err := fn(t); err != nil {
@@ -262,7 +280,7 @@ func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepo
 			continue // nothing ran
 		}
 		if current == nil || *current != it.Scope {
-			if err := s.applyScope(ctx, sqlTx, it.Scope); err != nil {
+			if err := s.applyScope(ctx, sqlTx, nil, it.Scope); err != nil {
 				return false, err
 			}
 			current = &it.Scope
@@ -339,9 +357,12 @@ func (s *Store) writeBatch(ctx context.Context, items []domain.BatchItem, savepo
 // plan's estimate look worse than a custom one (the batched completions,
 // the step loads). With many executions in flight on two cores that was
 // 9–13 % more steps a second (docs/benchmarks.md).
-func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, scope domain.Scope) error {
+//
+// conn, when not nil, is the SQLite reader connection sqlTx runs on, whose
+// memory may settle a principal check (principalmemo.go).
+func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, conn *sql.Conn, scope domain.Scope) error {
 	if c := domain.PrincipalCheckFrom(ctx); c != nil && !scope.IsSystem() && c.Take(scope.OrgID) {
-		return s.settlePrincipal(ctx, sqlTx, c)
+		return s.settlePrincipal(ctx, sqlTx, conn, c)
 	}
 	if s.kind != KindPostgres {
 		return nil
@@ -360,15 +381,31 @@ func (s *Store) applyScope(ctx context.Context, sqlTx *sql.Tx, scope domain.Scop
 // settlePrincipal sets the scope of a transaction in the check's
 // organization and settles the request's principal check in the same
 // statement, before the transaction runs anything else (domain.PrincipalCheck).
-func (s *Store) settlePrincipal(ctx context.Context, sqlTx *sql.Tx, c *domain.PrincipalCheck) error {
+func (s *Store) settlePrincipal(ctx context.Context, sqlTx *sql.Tx, conn *sql.Conn, c *domain.PrincipalCheck) error {
 	query := principalInScope
 	if s.kind != KindPostgres {
 		query = principalSQLite
+	}
+	var version int64
+	if conn != nil {
+		rows, v, err := memoLookup(ctx, conn, c)
+		if err != nil {
+			c.Release()
+			return s.translate(fmt.Errorf("set scope: %w", err))
+		}
+		if rows != nil {
+			s.memoHits.Add(1)
+			return c.Settle(&rows.user, &rows.session, &rows.org)
+		}
+		version = v
 	}
 	u, sess, o, err := scanPrincipal(sqlTx.QueryRowContext(ctx, query, c.OrgID, c.UserID, c.SessionID), c.OrgID)
 	if err != nil {
 		c.Release()
 		return s.translate(fmt.Errorf("set scope: %w", err))
+	}
+	if conn != nil && u != nil {
+		memoKeep(conn, c, version, u, sess, o)
 	}
 	return c.Settle(u, sess, o)
 }
