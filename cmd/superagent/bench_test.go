@@ -24,7 +24,7 @@ func TestBenchQuickSQLite(t *testing.T) {
 	root.SetArgs([]string{"bench", "--env-file", filepath.Join(dir, "absent.env"), "--quick", "--db", "sqlite",
 		"--memory-in-process", "--quiet", "--out", out, "--baseline-jobs", "50", "--chain-executions", "4",
 		"--chain-length", "2", "--fanout-executions", "2", "--fanout-width", "2", "--handoff-length", "2",
-		"--api-duration", "200ms", "--storm-rate", "20", "--memory-executions", "5", "--memory-latency", "50ms", "--orgs", "2"})
+		"--api-duration", "200ms", "--storm-duration", "400ms", "--storm-rate", "20", "--memory-executions", "5", "--memory-latency", "50ms", "--orgs", "2"})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := root.ExecuteContext(ctx); err != nil {

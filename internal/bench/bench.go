@@ -57,7 +57,8 @@ type Sizes struct {
 	FanoutExecutions int           `json:"fanout_executions"` // 2: concurrent executions of the 10-wide fan-out/fan-in
 	Submitters       int           `json:"submitters"`        // 2, 7: goroutines starting executions
 	HandoffChains    int           `json:"handoff_chains"`    // 3: 40-node chains run one after another
-	APIDuration      time.Duration `json:"api_duration"`      // 5, 6: each measured load phase
+	APIDuration      time.Duration `json:"api_duration"`      // 5: each measured load phase
+	StormDuration    time.Duration `json:"storm_duration"`    // 6: each measured load phase, in stormRounds rounds
 	APIConcurrency   int           `json:"api_concurrency"`   // 5: closed-loop clients, both servers
 	StormRate        int           `json:"storm_rate"`        // 6: other requests per second (open loop)
 	StormLogins      int           `json:"storm_logins"`      // 6: concurrent login loops (0: twice the cores)
@@ -75,7 +76,7 @@ type Sizes struct {
 // FullSizes are the sizes of a real measurement.
 func FullSizes() Sizes {
 	return Sizes{BaselineJobs: 20000, ChainExecutions: 1000, FanoutExecutions: 500, Submitters: 8, HandoffChains: 5,
-		APIDuration: 10 * time.Second, APIConcurrency: 8, StormRate: 100, MemoryExecutions: 1000,
+		APIDuration: 10 * time.Second, StormDuration: 20 * time.Second, APIConcurrency: 8, StormRate: 100, MemoryExecutions: 1000,
 		MemoryLatency: time.Second, IdleSettle: 3 * time.Second, StepTimeout: 10 * time.Minute, Warmup: 2 * time.Second,
 		ChainLength: 10, FanoutWidth: 10, HandoffLength: 40, Orgs: 8}
 }
@@ -85,7 +86,7 @@ func FullSizes() Sizes {
 // figures only show that the harness works.
 func QuickSizes() Sizes {
 	return Sizes{BaselineJobs: 300, ChainExecutions: 20, FanoutExecutions: 10, Submitters: 4, HandoffChains: 1,
-		APIDuration: 500 * time.Millisecond, APIConcurrency: 4, StormRate: 50, StormLogins: 2, MemoryExecutions: 40,
+		APIDuration: 500 * time.Millisecond, StormDuration: time.Second, APIConcurrency: 4, StormRate: 50, StormLogins: 2, MemoryExecutions: 40,
 		MemoryLatency: 200 * time.Millisecond, IdleSettle: 200 * time.Millisecond, StepTimeout: 2 * time.Minute,
 		Warmup: 100 * time.Millisecond, ChainLength: 3, FanoutWidth: 3, HandoffLength: 5, Orgs: 2}
 }
