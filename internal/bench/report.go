@@ -30,8 +30,7 @@ func (rep *Report) Settings() map[string]any {
 	return map[string]any{"baseline_jobs": s.BaselineJobs, "chain_executions": s.ChainExecutions, "chain_length": s.ChainLength,
 		"fanout_executions": s.FanoutExecutions, "fanout_width": s.FanoutWidth, "submitters": s.Submitters,
 		"handoff_chains": s.HandoffChains, "handoff_length": s.HandoffLength, "api_duration": s.APIDuration.String(),
-		"storm_duration": s.StormDuration.String(),
-		"api_concurrency": s.APIConcurrency, "storm_rate": s.StormRate, "storm_logins": stormLogins(s),
+		"api_concurrency": s.APIConcurrency, "storm_rate": s.StormRate, "storm_logins": stormLogins(s), "storm_duration": s.StormDuration.String(),
 		"memory_executions": s.MemoryExecutions, "memory_latency": s.MemoryLatency.String(), "warmup": s.Warmup.String(), "orgs": s.Orgs}
 }
 
