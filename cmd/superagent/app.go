@@ -40,7 +40,8 @@ type App struct {
 	agents *agent.Setup
 	http   *http.Server
 	ln     net.Listener // the HTTP listener, once bound
-	// metrics is the process's metrics registry (serve only); reporter
+	// metrics is the process's metrics registry (serve, and a worker
+	// with a probe port); reporter
 	// sends errors to Sentry (nil unless SENTRY_ENABLED).
 	metrics  *observe.Metrics
 	reporter *observe.Reporter
@@ -50,6 +51,9 @@ type App struct {
 type role struct {
 	http    bool
 	workers bool
+	// probes serves /health, /ready and /metrics only (a worker's probe
+	// port); http serves them with the API.
+	probes bool
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -158,12 +162,12 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		}
 	}
 	a.engine.SetQueue(a.queue.Client)
-	if r.http {
+	if r.http || r.probes {
 		a.metrics = observe.NewMetrics(observe.MetricsOptions{Store: a.store, Version: version,
 			Log: a.log.With("component", "metrics"), Queues: append([]string{queue.QueueDefault}, queue.StepQueues()...)})
 		deps := httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
 			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents,
-			Metrics: a.metrics, MetricsHandler: a.metrics.Handler()}
+			Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), ProbesOnly: !r.http}
 		if a.reporter != nil {
 			deps.ErrorReporter = a.reporter
 			a.metrics.Registry().MustRegister(a.reporter.Collector())

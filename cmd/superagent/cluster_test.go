@@ -555,3 +555,62 @@ func TestCancelAcrossProcesses(t *testing.T) {
 		t.Errorf("last event = %s", last.Event)
 	}
 }
+
+var probeLine = regexp.MustCompile(`worker probes listening.*address=(http://\S+)`)
+
+// TestWorkerServesProbes: a worker started with a probe port answers
+// /health, /ready and /metrics (behind METRICS_TOKEN, with the process's
+// own figures) there, and nothing of the API; without one it listens on
+// nothing.
+func TestWorkerServesProbes(t *testing.T) {
+	t.Parallel()
+	dbtest.AdminURL(t)
+	const token = "probe-token-of-the-cluster-test"
+	c := newCluster(t, "METRICS_TOKEN="+token)
+	w := startUntil(t, t.TempDir(), c.env, "River client started", "worker", "--probe-port", "0")
+	m := probeLine.FindStringSubmatch(w.log())
+	if m == nil {
+		t.Fatalf("the worker did not log its probe address:\n%s", w.log())
+	}
+	base := m[1]
+	get := func(path, bearer string, want int) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != want {
+			t.Fatalf("GET %s = %d, want %d: %s", path, res.StatusCode, want, body)
+		}
+		return string(body)
+	}
+	if body := get("/health", "", http.StatusOK); !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("/health: %s", body)
+	}
+	if body := get("/ready", "", http.StatusOK); !strings.Contains(body, `"database":"postgres"`) {
+		t.Errorf("/ready: %s", body)
+	}
+	get("/metrics", "", http.StatusUnauthorized)
+	get("/metrics", "wrong-token-of-the-same-length!", http.StatusUnauthorized)
+	metrics := get("/metrics", token, http.StatusOK)
+	for _, want := range []string{"superagent_build_info", "process_resident_memory_bytes", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, path := range []string{"/api/v1/workflows", "/docs", "/openapi.json"} {
+		get(path, "", http.StatusNotFound)
+	}
+
+	// Without a probe port the worker serves nothing.
+	quiet := c.worker()
+	if strings.Contains(quiet.log(), "probes listening") {
+		t.Errorf("a worker without a probe port listens:\n%s", quiet.log())
+	}
+}

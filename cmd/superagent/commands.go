@@ -54,14 +54,24 @@ func serveCommand(load loader, stdout io.Writer) *cobra.Command {
 }
 
 func workerCommand(load loader, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var probePort int
+	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run workers and the scheduler only (scale-out on PostgreSQL)",
-		Args:  cobra.NoArgs,
+		Long: "worker runs steps, schedules and maintenance beside `superagent serve` processes on one PostgreSQL\n" +
+			"database. With WORKER_PROBE_PORT (or --probe-port) it also serves /health, /ready and /metrics\n" +
+			"on HOST and that port, for an orchestrator's probes and Prometheus; nothing else is served.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load()
 			if err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("probe-port") {
+				if probePort < 0 || probePort > 65535 {
+					return &config.SettingError{Setting: "--probe-port", Problem: "must be between 0 and 65535"}
+				}
+				cfg.WorkerProbePort = &probePort
 			}
 			d, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 			if err != nil {
@@ -70,15 +80,28 @@ func workerCommand(load loader, stdout io.Writer) *cobra.Command {
 			if d.Kind == config.SQLite {
 				return fmt.Errorf("`superagent worker` needs PostgreSQL: with SQLite one `superagent serve` process owns the database file and runs the workers itself")
 			}
-			app, err := openApp(cmd.Context(), cfg, stdout, role{workers: true})
+			probes := cfg.WorkerProbePort != nil
+			app, err := openApp(cmd.Context(), cfg, stdout, role{workers: true, probes: probes})
 			if err != nil {
 				return err
 			}
 			defer app.Close()
+			var ln net.Listener
+			if probes {
+				addr := net.JoinHostPort(cfg.Host, strconv.Itoa(*cfg.WorkerProbePort))
+				if ln, err = net.Listen("tcp", addr); err != nil {
+					return fmt.Errorf("listen on %s for the worker's probes: %w", addr, err)
+				}
+				app.ln = ln
+				app.log.Info("worker probes listening", "address", "http://"+ln.Addr().String(),
+					"paths", "/health /ready /metrics")
+			}
 			app.log.Info("worker started", "database", d.Redacted())
-			return app.RunListener(cmd.Context(), nil)
+			return app.RunListener(cmd.Context(), ln)
 		},
 	}
+	cmd.Flags().IntVar(&probePort, "probe-port", 0, "serve /health, /ready and /metrics on this port instead of WORKER_PROBE_PORT (0: a free port)")
+	return cmd
 }
 
 func migrateCommand(load loader, stdout io.Writer) *cobra.Command {

@@ -35,14 +35,15 @@ type Config struct {
 	Environment string `env:"ENVIRONMENT" envDefault:"development"`
 	Debug       bool   `env:"DEBUG" envDefault:"false"`
 
-	Host           string   `env:"HOST" envDefault:"127.0.0.1"`
-	Port           int      `env:"PORT" envDefault:"8000"`
-	PublicURL      string   `env:"PUBLIC_URL"` // base URL used in e-mailed links; default http://HOST:PORT
-	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
-	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:"," envDefault:"http://localhost:3000,http://localhost:5173"`
-	BodyLimitBytes int64    `env:"REQUEST_BODY_LIMIT_BYTES" envDefault:"1048576"`
-	LogLevel       string   `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat      string   `env:"LOG_FORMAT"` // json or text; default json in production, text otherwise
+	Host            string   `env:"HOST" envDefault:"127.0.0.1"`
+	Port            int      `env:"PORT" envDefault:"8000"`
+	WorkerProbePort *int     `env:"WORKER_PROBE_PORT"` // `superagent worker`'s /health, /ready, /metrics on HOST; unset: none, 0: a free port
+	PublicURL       string   `env:"PUBLIC_URL"`        // base URL used in e-mailed links; default http://HOST:PORT
+	TrustedProxies  []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	CORSOrigins     []string `env:"CORS_ORIGINS" envSeparator:"," envDefault:"http://localhost:3000,http://localhost:5173"`
+	BodyLimitBytes  int64    `env:"REQUEST_BODY_LIMIT_BYTES" envDefault:"1048576"`
+	LogLevel        string   `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string   `env:"LOG_FORMAT"` // json or text; default json in production, text otherwise
 
 	DatabaseURL         string `env:"DATABASE_URL" envDefault:"sqlite://data/superagent.db"`
 	DatabaseMigrateURL  string `env:"DATABASE_MIGRATE_URL"` // owner role for migrations (PostgreSQL); default DATABASE_URL
@@ -192,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return bad("PORT", "must be between 0 and 65535")
+	}
+	if p := c.WorkerProbePort; p != nil && (*p < 0 || *p > 65535) {
+		return bad("WORKER_PROBE_PORT", "must be between 0 and 65535")
 	}
 	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
 		return bad("DATABASE_URL", "%v", err)

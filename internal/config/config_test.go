@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,39 @@ func TestDotenvAndEnvironmentPrecedence(t *testing.T) {
 	}
 }
 
+// TestWorkerProbePort: unset and empty (as .env.example has it) serve no
+// probes; 0 is a port of its own (a free one).
+func TestWorkerProbePort(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte("WORKER_PROBE_PORT=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		env  []string
+		file string
+		want string
+	}{
+		{nil, "", "none"},
+		{nil, path, "none"},
+		{[]string{"WORKER_PROBE_PORT=0"}, "", "0"},
+		{[]string{"WORKER_PROBE_PORT=9102"}, path, "9102"},
+	} {
+		c, err := Load(tt.env, tt.file)
+		if err != nil {
+			t.Fatalf("%v %q: %v", tt.env, tt.file, err)
+		}
+		got := "none"
+		if c.WorkerProbePort != nil {
+			got = strconv.Itoa(*c.WorkerProbePort)
+		}
+		if got != tt.want {
+			t.Errorf("%v %q: probe port %s, want %s", tt.env, tt.file, got, tt.want)
+		}
+	}
+}
+
 func TestValidationNamesTheSetting(t *testing.T) {
 	t.Parallel()
 	prod := []string{"ENVIRONMENT=production", "SECRET_KEY=" + strings.Repeat("k", 40), "ENCRYPTION_KEYS=k1:x", "SMTP_HOST=mail.example.com"}
@@ -70,6 +104,8 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		{"cors wildcard", []string{"CORS_ORIGINS=*"}, "CORS_ORIGINS"},
 		{"vault without token", []string{"VAULT_ENABLED=true", "VAULT_URL=http://127.0.0.1:8200"}, "VAULT_TOKEN"},
 		{"pool size zero", []string{"DATABASE_POOL_SIZE=0"}, "DATABASE_POOL_SIZE"},
+		{"negative probe port", []string{"WORKER_PROBE_PORT=-1"}, "WORKER_PROBE_PORT"},
+		{"probe port out of range", []string{"WORKER_PROBE_PORT=65536"}, "WORKER_PROBE_PORT"},
 		{"fetch cooldown too long", []string{"QUEUE_FETCH_COOLDOWN=5s"}, "QUEUE_FETCH_COOLDOWN"},
 		{"fetch cooldown below a millisecond", []string{"QUEUE_FETCH_COOLDOWN=100us"}, "QUEUE_FETCH_COOLDOWN"},
 		{"production metrics without token", append(prod, "METRICS_ENABLED=true"), "METRICS_TOKEN"},

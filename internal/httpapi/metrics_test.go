@@ -243,3 +243,47 @@ func TestMetricsRouteIsADocumentedException(t *testing.T) {
 		t.Error("GET /metrics is not served")
 	}
 }
+
+// TestProbesOnlyServer: a worker's probe server answers health, readiness
+// (503 while not ready) and metrics with the same token rule as the API
+// server, and no API route, document or page.
+func TestProbesOnlyServer(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{"METRICS_TOKEN=" + metricsToken}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	m := observe.NewMetrics(observe.MetricsOptions{Version: "test"})
+	srv := httpapi.New(httpapi.Deps{Config: cfg, Metrics: m, MetricsHandler: m.Handler(), ProbesOnly: true,
+		Ready: func(context.Context) error {
+			if !ready.Load() {
+				return errors.New("migrations pending")
+			}
+			return nil
+		}})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	for _, tt := range []struct {
+		path   string
+		header map[string]string
+		status int
+	}{
+		{"/health", nil, 200},
+		{"/ready", nil, 503},
+		{"/metrics", nil, 401},
+		{"/metrics", map[string]string{"Authorization": "Bearer " + metricsToken}, 200},
+		{"/api/v1/workflows", map[string]string{"Authorization": "Bearer " + metricsToken}, 404},
+		{"/api/v1/auth/login", nil, 404},
+		{"/openapi.json", nil, 404},
+		{"/docs", nil, 404},
+	} {
+		if res, body := getWith(t, ts.URL+tt.path, tt.header); res.StatusCode != tt.status {
+			t.Errorf("GET %s = %d, want %d: %s", tt.path, res.StatusCode, tt.status, body)
+		}
+	}
+	ready.Store(true)
+	if res, body := getWith(t, ts.URL+"/ready", nil); res.StatusCode != 200 {
+		t.Errorf("GET /ready once ready = %d: %s", res.StatusCode, body)
+	}
+}

@@ -58,6 +58,9 @@ type Deps struct {
 	// ErrorReporter receives 5xx answers and recovered panics (error
 	// tracking); nil reports nothing.
 	ErrorReporter ErrorReporter
+	// ProbesOnly serves /health, /ready and /metrics and nothing else: a
+	// worker process's probes.
+	ProbesOnly bool
 }
 
 // RequestObserver records answered requests (metrics). route is the
@@ -162,6 +165,9 @@ func New(d Deps) *Server {
 	cfg.Info.Description = "Build, run and observe AI-agent workflows. Authenticate with a bearer access token " +
 		"(from /api/v1/auth/login) or an API key (Authorization: Bearer sak_… or X-API-Key). Errors are RFC 9457 problem+json."
 	cfg.OpenAPIPath = "/openapi"
+	if d.ProbesOnly {
+		cfg.OpenAPIPath = "" // no API to describe
+	}
 	cfg.DocsPath = ""    // huma's docs page loads from a CDN; ours are embedded (docs.go)
 	cfg.SchemasPath = "" // schemas live in the OpenAPI document
 	cfg.CreateHooks = nil
@@ -174,6 +180,11 @@ func New(d Deps) *Server {
 	}
 	s.api = humachi.New(r, cfg)
 
+	if d.ProbesOnly {
+		s.registerProbes()
+		s.registerMetricsIfEnabled(d)
+		return s
+	}
 	s.registerSystemRoutes()
 	s.registerWorkflowRoutes()
 	if s.authSvc != nil {
@@ -185,10 +196,15 @@ func New(d Deps) *Server {
 		s.registerExecutionRoutes()
 	}
 	s.registerLLMRoutes(d.Agents)
+	s.registerMetricsIfEnabled(d)
+	return s
+}
+
+// registerMetricsIfEnabled serves /metrics when METRICS_ENABLED.
+func (s *Server) registerMetricsIfEnabled(d Deps) {
 	if d.MetricsHandler != nil && d.Config.MetricsEnabled != nil && *d.Config.MetricsEnabled {
 		s.registerMetrics(d.MetricsHandler)
 	}
-	return s
 }
 
 // registerMetrics serves Prometheus metrics at GET /metrics: a plain
@@ -275,6 +291,12 @@ func writeHumaProblem(ctx huma.Context, p *Problem) {
 
 // registerSystemRoutes adds health, readiness and documentation.
 func (s *Server) registerSystemRoutes() {
+	s.registerProbes()
+	s.registerDocs()
+}
+
+// registerProbes adds health and readiness.
+func (s *Server) registerProbes() {
 	type healthOut struct {
 		Body struct {
 			Status  string `json:"status" example:"ok"`
@@ -312,7 +334,6 @@ func (s *Server) registerSystemRoutes() {
 			}
 			return out, nil
 		})
-	s.registerDocs()
 }
 
 // readyReason gives the safe part of a readiness failure.
