@@ -52,16 +52,20 @@ var errNoMemo = errors.New("connection keeps no principal memory")
 
 // memoLookup opens the transaction's snapshot on conn and returns the
 // principal's rows when the connection holds them for this snapshot's data
-// version; version is that data version, for memoKeep.
-func memoLookup(ctx context.Context, conn *sql.Conn, c *domain.PrincipalCheck) (rows *principalRows, version int64, err error) {
-	err = conn.Raw(func(dc any) error {
+// version; version is that data version, for memoKeep. ok is false when
+// the memory cannot be used (the connection keeps none, or the pragma
+// failed): the principal statement runs, and reports any real error.
+func memoLookup(ctx context.Context, conn *sql.Conn, c *domain.PrincipalCheck) (rows *principalRows, version int64, ok bool) {
+	err := conn.Raw(func(dc any) error {
 		mc, ok := dc.(*stmtCachingConn)
 		if !ok {
 			return errNoMemo
 		}
-		if version, err = mc.dataVersion(ctx); err != nil {
+		v, err := mc.dataVersion(ctx)
+		if err != nil {
 			return err
 		}
+		version = v
 		if mc.memo.rows == nil || mc.memo.version != version {
 			mc.memo = principalMemo{version: version}
 			return nil
@@ -72,7 +76,7 @@ func memoLookup(ctx context.Context, conn *sql.Conn, c *domain.PrincipalCheck) (
 		}
 		return nil
 	})
-	return rows, version, err
+	return rows, version, err == nil
 }
 
 // memoKeep remembers the principal's rows read in a snapshot of version.

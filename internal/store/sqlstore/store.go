@@ -387,24 +387,20 @@ func (s *Store) settlePrincipal(ctx context.Context, sqlTx *sql.Tx, conn *sql.Co
 		query = principalSQLite
 	}
 	var version int64
+	memo := false
 	if conn != nil {
-		rows, v, err := memoLookup(ctx, conn, c)
-		if err != nil {
-			c.Release()
-			return s.translate(fmt.Errorf("set scope: %w", err))
-		}
-		if rows != nil {
+		var rows *principalRows
+		if rows, version, memo = memoLookup(ctx, conn, c); rows != nil {
 			s.memoHits.Add(1)
 			return c.Settle(&rows.user, &rows.session, &rows.org)
 		}
-		version = v
 	}
 	u, sess, o, err := scanPrincipal(sqlTx.QueryRowContext(ctx, query, c.OrgID, c.UserID, c.SessionID), c.OrgID)
 	if err != nil {
 		c.Release()
 		return s.translate(fmt.Errorf("set scope: %w", err))
 	}
-	if conn != nil && u != nil {
+	if memo && u != nil {
 		memoKeep(conn, c, version, u, sess, o)
 	}
 	return c.Settle(u, sess, o)
