@@ -23,7 +23,7 @@ import (
 // combined output and exit code.
 func runBinary(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(superagentBinary(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}, env...)
 	out, err := cmd.CombinedOutput()

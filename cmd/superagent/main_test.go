@@ -24,7 +24,36 @@ import (
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
 
-var binary string
+// binaryDir holds the superagent binary the process tests run; it is
+// built on first use, so tests that need no process (and a run of one
+// in-process test, such as the OpenAPI document check) do not wait for a
+// race-enabled build of the whole program.
+var binaryDir string
+
+var (
+	buildOnce   sync.Once
+	builtBinary string
+	buildErr    error
+)
+
+// superagentBinary returns the path of a race-enabled build of this
+// command, building it the first time it is asked for.
+func superagentBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		path := filepath.Join(binaryDir, "superagent")
+		build := exec.Command("go", "build", "-race", "-o", path, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build superagent: %v\n%s", err, out)
+			return
+		}
+		builtBinary = path
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBinary
+}
 
 func TestMain(m *testing.M) {
 	// In-process apps start this test binary as their password hash helper.
@@ -38,13 +67,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "superagent")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build superagent:", err)
-		os.Exit(1)
-	}
+	binaryDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -71,7 +94,7 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 // log line containing ready when ready is set.
 func startUntil(t *testing.T, dir string, env []string, ready string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(superagentBinary(t), args...), done: make(chan error, 1)}
 	p.cmd.Dir = dir
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "PASSWORD_HASH_PROFILE=test"}, env...)
 	stdout, _ := p.cmd.StdoutPipe()
@@ -151,7 +174,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestProductionRefusesMissingSecretKey(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary, "serve")
+	cmd := exec.Command(superagentBinary(t), "serve")
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ENVIRONMENT=production"}
 	out, err := cmd.CombinedOutput()
@@ -169,7 +192,7 @@ func TestProductionRefusesMissingSecretKey(t *testing.T) {
 
 func TestMalformedDatabaseURLIsAClearError(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary, "serve")
+	cmd := exec.Command(superagentBinary(t), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=postgres://user:p%zz@host/db"}
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "DATABASE_URL") || strings.Contains(string(out), "panic") || strings.Contains(string(out), "p%zz") {
@@ -197,7 +220,7 @@ func TestServeOnSQLiteWithNoSetup(t *testing.T) {
 	p.stop(t)
 
 	// The operator creates a user; it can sign in.
-	cmd := exec.Command(binary, "user", "create", "--email", "ops@example.com", "--org", "acme", "--role", "operator")
+	cmd := exec.Command(superagentBinary(t), "user", "create", "--email", "ops@example.com", "--org", "acme", "--role", "operator")
 	cmd.Dir, cmd.Env = dir, []string{"PATH=" + os.Getenv("PATH"), "PASSWORD_HASH_PROFILE=test"}
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "organization") {
 		t.Errorf("user create in a missing organization: %v %s", err, out)
@@ -206,7 +229,7 @@ func TestServeOnSQLiteWithNoSetup(t *testing.T) {
 
 func TestWorkerIsRefusedOnSQLite(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary, "worker")
+	cmd := exec.Command(superagentBinary(t), "worker")
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	out, err := cmd.CombinedOutput()
