@@ -25,5 +25,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['src/test/setup.ts'],
+    // A shared 2-core CI host can be slow to render Mantine in jsdom.
+    testTimeout: 30_000,
   },
 });

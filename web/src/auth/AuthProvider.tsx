@@ -4,7 +4,7 @@ import { api, unwrap } from '../api/client';
 import { can as canDo, type Me, type Permission } from './permissions';
 import { getAccessToken, logout as endSession, mayResume, onSessionChange, refresh } from './session';
 
-interface AuthState {
+export interface AuthState {
   /** 'starting' while a reload's silent refresh runs. */
   status: 'starting' | 'signed-out' | 'signed-in';
   me: Me | null;
@@ -12,7 +12,8 @@ interface AuthState {
   logout: () => Promise<void>;
 }
 
-const AuthContext = createContext<AuthState | null>(null);
+/** AuthContext is exported for component tests, which supply a principal directly. */
+export const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();

@@ -29,6 +29,7 @@ import {
   toWorkflowIn,
   updateNode,
   upstreamOf,
+  withoutFieldProblems,
   type Draft,
   type MappedProblems,
   type NodeType,
@@ -373,7 +374,10 @@ function Editor({ workflow }: { workflow: Workflow | null }) {
                   otherIds={otherIds}
                   scope={scopeFor(selectedNode.id ?? '')}
                   errors={fieldErrors(problems?.nodes.get(selectedNode.id ?? ''))}
-                  onChange={(patch, key) => set(updateNode(draft, selectedNode.id ?? '', patch), `${selectedNode.id}:${key}`)}
+                  onChange={(patch, key) => {
+                    set(updateNode(draft, selectedNode.id ?? '', patch), `${selectedNode.id}:${key}`);
+                    setProblems((p) => p && withoutFieldProblems(p, selectedNode.id ?? '', key));
+                  }}
                   onRename={(to) => {
                     set(renameNode(draft, selectedNode.id ?? '', to));
                     setSelNodes(new Set([to]));

@@ -83,7 +83,7 @@ export function NodeForm({
       {node.type === 'transform' && <TransformFields c={node.transform ?? {}} set={(transform) => onChange({ transform }, 'transform')} scope={scope} errors={errors} readOnly={readOnly} />}
       {node.type === 'router' && <RouterFields c={node.router ?? {}} set={(router) => onChange({ router }, 'router')} targets={otherIds} scope={scope} errors={errors} readOnly={readOnly} />}
       <Divider label="Retries and timeout" labelPosition="left" />
-      <RetryFields r={node.retry ?? {}} set={(retry) => onChange({ retry }, 'retry')} timeout={node.timeout_seconds} setTimeout={(t) => onChange({ timeout_seconds: t }, 'timeout')} errors={errors} readOnly={readOnly} />
+      <RetryFields r={node.retry ?? {}} set={(retry) => onChange({ retry }, 'retry')} timeout={node.timeout_seconds} setTimeout={(t) => onChange({ timeout_seconds: t }, 'timeout_seconds')} errors={errors} readOnly={readOnly} />
     </Stack>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addNode, connect, emptyDraft, mapProblems, pasteNodes, removeNodes, renameNode, upstreamOf } from './model';
+import { addNode, connect, emptyDraft, mapProblems, pasteNodes, removeNodes, renameNode, upstreamOf, withoutFieldProblems } from './model';
 import { historyReducer, type History } from './history';
 
 describe('mapProblems', () => {
@@ -29,6 +29,20 @@ describe('mapProblems', () => {
       { where: 'name', message: 'required' },
       { where: 'workflow', message: 'a workflow definition is required' },
     ]);
+  });
+
+  it("forgets a field's problem once it is edited, and the node's mark with its last one", () => {
+    const m = mapProblems(
+      [
+        { pointer: '/agents/1/llm/model', message: 'bad model' },
+        { pointer: '/agents/1/timeout_seconds', message: 'too long' },
+      ],
+      sent,
+    );
+    const a = withoutFieldProblems(m, 'greet', 'llm');
+    expect([...a.nodes.get('greet')!.keys()]).toEqual(['timeout_seconds']);
+    expect(withoutFieldProblems(a, 'greet', 'timeout_seconds').nodes.has('greet')).toBe(false);
+    expect(withoutFieldProblems(a, 'shout', 'llm')).toBe(a);
   });
 
   it('uses the agents as they were saved, not as they are now', () => {

@@ -198,3 +198,15 @@ export function mapProblems(problems: ProblemField[], sent: Pick<Draft, 'agents'
   }
   return out;
 }
+
+/** withoutFieldProblems drops a node's problems for a field (and its sub-fields) once the user edits it. */
+export function withoutFieldProblems(m: MappedProblems, nodeId: string, field: string): MappedProblems {
+  const fields = m.nodes.get(nodeId);
+  if (!fields) return m;
+  const kept = new Map([...fields].filter(([k]) => k !== field && !k.startsWith(`${field}.`)));
+  if (kept.size === fields.size) return m;
+  const nodes = new Map(m.nodes);
+  if (kept.size) nodes.set(nodeId, kept);
+  else nodes.delete(nodeId);
+  return { ...m, nodes };
+}

@@ -27,7 +27,7 @@ function ColorSchemeToggle() {
 }
 
 /** Allowed renders a screen only for a principal with the permission, and says so plainly otherwise. */
-function Allowed({ needs, children }: { needs: Permission; children: React.ReactNode }) {
+export function Allowed({ needs, children }: { needs: Permission; children: React.ReactNode }) {
   const { can } = useAuth();
   if (!can(needs)) {
     return (
