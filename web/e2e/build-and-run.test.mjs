@@ -77,6 +77,10 @@ test('register, build on the canvas, run and watch it live', async (t) => {
   await page.getByTestId('node-detail').getByText('mock:echo').waitFor();
   await page.getByTestId('node-detail').getByText('Hello ADA!').first().waitFor();
   await screenshot(page, 'live-run');
+  await page.getByRole('button', { name: 'Switch to dark mode' }).click();
+  await page.locator('html[data-mantine-color-scheme="dark"]').waitFor();
+  await screenshot(page, 'live-run-dark');
+  await page.getByRole('button', { name: 'Switch to light mode' }).click();
 
   await page.getByRole('link', { name: 'Executions' }).click();
   await page.getByRole('link', { name: exeId }).waitFor();

@@ -1,4 +1,5 @@
 import '@xyflow/react/dist/style.css';
+import { useComputedColorScheme } from '@mantine/core';
 import { memo, useCallback, useMemo, type DragEvent } from 'react';
 import {
   Background,
@@ -70,6 +71,7 @@ export function Canvas({
   onDropNode: (type: NodeType, at: Pos, agentId?: string) => void;
 }) {
   const rf = useReactFlow();
+  const scheme = useComputedColorScheme('light');
   const nodes = useMemo<FlowNode<AgentData>[]>(
     () =>
       draft.agents.map((a) => ({
@@ -160,6 +162,7 @@ export function Canvas({
         elementsSelectable
         deleteKeyCode={readOnly ? null : ['Delete', 'Backspace']}
         fitView
+        colorMode={scheme}
         fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.05}
       >

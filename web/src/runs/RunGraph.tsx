@@ -1,4 +1,5 @@
 import '@xyflow/react/dist/style.css';
+import { useComputedColorScheme } from '@mantine/core';
 import { memo, useMemo } from 'react';
 import { Background, Controls, Handle, Position, ReactFlow, type Edge as FlowEdge, type Node as FlowNode, type NodeProps } from '@xyflow/react';
 import type { AgentNode, Edge } from '../api/hooks';
@@ -44,6 +45,7 @@ export function RunGraph({
   selected: string | null;
   onSelect: (id: string) => void;
 }) {
+  const scheme = useComputedColorScheme('light');
   const ids = useMemo(() => agents.map((a) => a.id ?? ''), [agents]);
   const pos = useMemo(() => layoutGraph(ids, edges.map((e) => ({ from: e.from ?? '', to: e.to ?? '' }))), [ids, edges]);
   const nodes: FlowNode<RunNodeData>[] = agents.map((a) => ({
@@ -69,6 +71,7 @@ export function RunGraph({
         edges={flowEdges}
         nodeTypes={nodeTypes}
         fitView
+        colorMode={scheme}
         fitViewOptions={{ maxZoom: 1 }}
         nodesDraggable={false}
         nodesConnectable={false}
