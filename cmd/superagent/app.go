@@ -83,11 +83,8 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 			return nil, err
 		}
 	}
-	a.store, err = sqlstore.Open(ctx, sqlstore.Options{Kind: string(a.db.Kind), Path: a.db.Path, DSN: a.db.DSN,
-		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: a.log,
-		AuditDisabled: !cfg.EnableAuditLogging})
-	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", a.db.Redacted(), err)
+	if a.store, err = openProcessStore(ctx, cfg, a.db, a.log); err != nil {
+		return nil, err
 	}
 	if err := a.checkRole(ctx); err != nil {
 		a.Close()
@@ -124,8 +121,13 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	a.engine = engine.New(engine.Options{Store: a.store, Bus: a.bus, Log: a.log.With("component", "engine"),
 		ExecutionTimeout: cfg.ExecutionTimeout, RescueAfter: cfg.RescueAfter,
 		MaxExecutionsPerHour: cfg.MaxWorkflowExecutionsPerHour, MissedRuns: cfg.ScheduleMissedRuns})
-	a.agents, err = agent.NewSetup(agent.SetupOptions{Config: cfg, Store: a.store, Workflows: a.engine,
-		Logger: a.log.With("component", "agent")})
+	// One keyring seals provider keys and TOTP secrets alike.
+	box, err := keyring(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.agents, err = newAgents(cfg, a.store, box, a.engine, a.log)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -138,18 +140,15 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	river.AddWorker(workers, &maintenance.PurgeOrgWorker{Store: a.store, Log: a.log})
 	river.AddWorker(workers, &maintenance.PruneAuditWorker{Store: a.store, Log: a.log,
 		Retention: time.Duration(cfg.AuditRetentionDays) * 24 * time.Hour})
-	a.queue, err = queue.New(ctx, queue.Options{
-		Kind: string(a.db.Kind), DB: a.store.DB(), ListenerDSN: a.db.DSN, Workers: workers,
-		StepWorkers: stepWorkers(cfg, a.db.Kind), StepFetchCooldown: cfg.QueueFetchCooldown, RescueAfter: cfg.RescueAfter,
-		Logger:     a.log.With("component", "queue"),
-		InsertOnly: !r.workers, PeriodicJobs: append(maintenance.PeriodicJobs(), a.engine.PeriodicJobs()...),
-		ErrorHandler: jobErrors,
-	})
+	qo := queueOptions(cfg, a.db, a.store, a.log)
+	qo.Workers, qo.InsertOnly, qo.ErrorHandler = workers, !r.workers, jobErrors
+	qo.PeriodicJobs = append(maintenance.PeriodicJobs(), a.engine.PeriodicJobs()...)
+	a.queue, err = queue.New(ctx, qo)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.auth, err = newAuthService(ctx, cfg, a.store, riverEnqueuer{a.queue.Client}, a.log)
+	a.auth, err = newAuthService(ctx, cfg, a.store, box, riverEnqueuer{a.queue.Client}, a.log)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -165,9 +164,12 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 	if r.http || r.probes {
 		a.metrics = observe.NewMetrics(observe.MetricsOptions{Store: a.store, Version: version,
 			Log: a.log.With("component", "metrics"), Queues: append([]string{queue.QueueDefault}, queue.StepQueues()...)})
-		deps := httpapi.Deps{Config: cfg, Store: a.store, Log: a.log, Version: version, Ready: a.ready,
+		deps := httpapi.Deps{Settings: httpSettings(cfg), Store: a.store, Log: a.log, Version: version, Ready: a.ready,
 			Auth: httpapi.NewAuthenticator(a.auth), AuthService: a.auth, Engine: a.engine, Agents: a.agents,
-			Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), ProbesOnly: !r.http}
+			Metrics: a.metrics, ProbesOnly: !r.http}
+		if cfg.MetricsEnabled != nil && *cfg.MetricsEnabled {
+			deps.MetricsHandler = a.metrics.Handler()
+		}
 		if a.reporter != nil {
 			deps.ErrorReporter = a.reporter
 			a.metrics.Registry().MustRegister(a.reporter.Collector())
@@ -184,6 +186,25 @@ func openApp(ctx context.Context, cfg *config.Config, logOut io.Writer, r role) 
 		}
 	}
 	return a, nil
+}
+
+// openProcessStore opens the store as a serving or working process does:
+// its pool sizes and audit switch.
+func openProcessStore(ctx context.Context, cfg *config.Config, d config.DatabaseURL, log *slog.Logger) (*sqlstore.Store, error) {
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Kind: string(d.Kind), Path: d.Path, DSN: d.DSN,
+		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: log,
+		AuditDisabled: !cfg.EnableAuditLogging})
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", d.Redacted(), err)
+	}
+	return s, nil
+}
+
+// queueOptions are the job queue's options for a process on d, without
+// workers: the caller adds its own.
+func queueOptions(cfg *config.Config, d config.DatabaseURL, s *sqlstore.Store, log *slog.Logger) queue.Options {
+	return queue.Options{Kind: string(d.Kind), DB: s.DB(), ListenerDSN: d.DSN, StepWorkers: stepWorkers(cfg, d.Kind),
+		StepFetchCooldown: cfg.QueueFetchCooldown, RescueAfter: cfg.RescueAfter, Logger: log.With("component", "queue")}
 }
 
 // checkRole refuses, in production, a PostgreSQL connection that would

@@ -23,7 +23,6 @@ import (
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/httpapi"
 	"github.com/superagent-hq/superagent/internal/queue"
-	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
 
 // defaultBenchDatabaseURL is the local PostgreSQL the bench uses to create
@@ -294,8 +293,9 @@ func waitHealthy(ctx context.Context, base string, done <-chan error) error {
 	}
 }
 
-// OpenRiver implements bench.Launcher: the store and River client options
-// of openApp, with only the given workers and no periodic jobs.
+// OpenRiver implements bench.Launcher: the store and queue of openApp
+// (openProcessStore, queueOptions), with only the given workers and no
+// periodic jobs.
 func (l *benchLauncher) OpenRiver(ctx context.Context, db bench.Database, workers *river.Workers) (*bench.RiverProcess, error) {
 	cfg := l.config(db)
 	d, err := config.ParseDatabaseURL(cfg.DatabaseURL)
@@ -303,19 +303,18 @@ func (l *benchLauncher) OpenRiver(ctx context.Context, db bench.Database, worker
 		return nil, err
 	}
 	log := newLogger(cfg, l.logOut)
-	s, err := sqlstore.Open(ctx, sqlstore.Options{Kind: string(d.Kind), Path: d.Path, DSN: d.DSN,
-		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: log, AuditDisabled: !cfg.EnableAuditLogging})
+	s, err := openProcessStore(ctx, cfg, d, log)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", d.Redacted(), err)
+		return nil, err
 	}
-	n := stepWorkers(cfg, d.Kind)
-	q, err := queue.New(ctx, queue.Options{Kind: string(d.Kind), DB: s.DB(), ListenerDSN: d.DSN, Workers: workers,
-		StepWorkers: n, StepFetchCooldown: cfg.QueueFetchCooldown, RescueAfter: cfg.RescueAfter, Logger: log.With("component", "queue")})
+	qo := queueOptions(cfg, d, s, log)
+	qo.Workers = workers
+	q, err := queue.New(ctx, qo)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	return &bench.RiverProcess{Store: s, Queue: q, StepWorkers: n}, nil
+	return &bench.RiverProcess{Store: s, Queue: q, StepWorkers: qo.StepWorkers}, nil
 }
 
 // memoryChild measures scenario 7 in a fresh `superagent bench` process,

@@ -115,7 +115,11 @@ func TestSeedDemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc, err := newAuthService(ctx, cfg, s, nil, newLogger(cfg, io.Discard))
+			box, err := keyring(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, err := newAuthService(ctx, cfg, s, box, nil, newLogger(cfg, io.Discard))
 			if err != nil {
 				t.Fatal(err)
 			}

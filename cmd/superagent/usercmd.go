@@ -64,7 +64,11 @@ func userCommand(load loader, stdin io.Reader, stdout io.Writer) *cobra.Command 
 				return err
 			}
 			defer s.Close()
-			svc, err := newAuthService(cmd.Context(), cfg, s, nil, newLogger(cfg, io.Discard))
+			box, err := keyring(cfg)
+			if err != nil {
+				return err
+			}
+			svc, err := newAuthService(cmd.Context(), cfg, s, box, nil, newLogger(cfg, io.Discard))
 			if err != nil {
 				return err
 			}

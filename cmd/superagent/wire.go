@@ -5,16 +5,21 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/auth"
 	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
+	"github.com/superagent-hq/superagent/internal/httpapi"
+	"github.com/superagent-hq/superagent/internal/llm"
 	"github.com/superagent-hq/superagent/internal/mail"
+	"github.com/superagent-hq/superagent/internal/netguard"
 	"github.com/superagent-hq/superagent/internal/queue"
 	"github.com/superagent-hq/superagent/internal/secretbox"
 )
@@ -93,13 +98,11 @@ func (r riverEnqueuer) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobA
 }
 
 // newAuthService builds the authentication service and prepares the
-// organizations the feature flags call for.
-func newAuthService(ctx context.Context, cfg *config.Config, store domain.Store, jobs auth.Enqueuer, log *slog.Logger) (*auth.Service, error) {
+// organizations the feature flags call for. box is the process's keyring
+// (TOTP secrets are sealed with it).
+func newAuthService(ctx context.Context, cfg *config.Config, store domain.Store, box *secretbox.Keyring, jobs auth.Enqueuer,
+	log *slog.Logger) (*auth.Service, error) {
 	h, err := hasher(cfg)
-	if err != nil {
-		return nil, err
-	}
-	box, err := keyring(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -126,4 +129,52 @@ func newAuthService(ctx context.Context, cfg *config.Config, store domain.Store,
 		}
 	}
 	return svc, nil
+}
+
+// newAgents builds the agent runtime from configuration: the price table
+// (LLM_PRICES), the SSRF guard (HTTP_ALLOWED_HOSTS), the provider key store
+// (sealed with box in the database, or Vault with VAULT_ENABLED), the
+// installation's fallback keys (ALLOW_INSTALLATION_LLM_KEYS) and the step
+// timeout cap below RESCUE_AFTER. workflows runs workflow tools (may be nil).
+func newAgents(cfg *config.Config, store domain.Store, box *secretbox.Keyring, workflows agent.WorkflowCaller,
+	log *slog.Logger) (*agent.Setup, error) {
+	bad := func(setting string, err error) error {
+		return &config.SettingError{Setting: setting, Problem: err.Error()}
+	}
+	prices, err := llm.NewPriceTable(cfg.LLMPrices)
+	if err != nil {
+		return nil, bad("LLM_PRICES", err)
+	}
+	guard, err := netguard.New(cfg.ExtraAllowedHosts)
+	if err != nil {
+		return nil, bad("HTTP_ALLOWED_HOSTS", err)
+	}
+	sealed := agent.NewSealedKeys(box)
+	var keys agent.KeyStore = sealed
+	if cfg.VaultEnabled {
+		if keys, err = agent.NewVaultKeys(agent.VaultConfig{URL: cfg.VaultURL, Token: cfg.VaultToken, Mount: cfg.VaultMount,
+			Prefix: cfg.VaultPrefix, Fallback: sealed}); err != nil {
+			return nil, bad("VAULT_URL", err)
+		}
+	}
+	return agent.NewSetup(agent.SetupOptions{Store: store, Keys: keys, Prices: prices, Guard: guard,
+		AllowInstallation: cfg.AllowInstallationLLMKeys, Installation: map[string]llm.Credentials{
+			"openai":    {APIKey: cfg.OpenAIAPIKey, BaseURL: cfg.OpenAIBaseURL},
+			"anthropic": {APIKey: cfg.AnthropicAPIKey, BaseURL: cfg.AnthropicBaseURL},
+		},
+		MaxStepTimeout: agent.MaxStepTimeout(cfg.RescueAfter), Workflows: workflows, Logger: log.With("component", "agent")})
+}
+
+// httpSettings are the HTTP layer's settings from configuration.
+func httpSettings(cfg *config.Config) httpapi.Settings {
+	var trusted []*net.IPNet
+	for _, p := range cfg.TrustedProxies {
+		if n, err := config.ParseCIDROrIP(p); err == nil { // validated when loaded
+			trusted = append(trusted, n)
+		}
+	}
+	return httpapi.Settings{BodyLimitBytes: cfg.BodyLimitBytes, CORSOrigins: cfg.CORSOrigins, TrustedProxies: trusted,
+		AuthRateLimitPerMinute: cfg.AuthRateLimitPerMinute, APIRateLimitPerMinute: cfg.APIRateLimitPerMinute,
+		MetricsToken: cfg.MetricsToken, MetricsTokenRequired: cfg.IsProduction(),
+		MaxAgentsPerWorkflow: cfg.MaxAgentsPerWorkflow, MaxStepTimeout: agent.MaxStepTimeout(cfg.RescueAfter)}
 }

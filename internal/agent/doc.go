@@ -35,5 +35,6 @@
 //
 // Provider credentials are kept by Credentials: sealed in the database with
 // secretbox (SealedKeys) or in HashiCorp Vault's KV v2 engine (VaultKeys).
-// NewSetup builds all of it from configuration.
+// NewSetup builds all of it from typed options (cmd/superagent reads the
+// configuration).
 package agent

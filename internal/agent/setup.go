@@ -1,19 +1,17 @@
 package agent
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
-	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/llm"
 	"github.com/superagent-hq/superagent/internal/netguard"
-	"github.com/superagent-hq/superagent/internal/secretbox"
 )
 
-// Setup is a Runtime with everything it needs, built from configuration.
-// A process should build one and share it: the circuit breakers and the
-// provider clients live in it.
+// Setup is a Runtime with everything it needs. A process builds one and
+// shares it: the circuit breakers and the provider clients live in it.
 type Setup struct {
 	Runtime     *Runtime
 	Credentials *Credentials
@@ -21,77 +19,74 @@ type Setup struct {
 	Resilient   *llm.Resilient
 	Prices      *llm.PriceTable
 	Guard       *netguard.Guard
+	// KeyStore says where organizations' provider keys are kept:
+	// "database" (sealed) or "vault".
+	KeyStore string
 }
 
-// SetupOptions are the inputs of NewSetup.
+// SetupOptions are the inputs of NewSetup. cmd/superagent builds them from
+// configuration; this package reads none.
 type SetupOptions struct {
-	Config *config.Config
-	Store  domain.Store
-	// Keyring seals provider keys in the database; nil builds it from
-	// ENCRYPTION_KEYS, or outside production derives the development key
-	// from SECRET_KEY (as the rest of the application does).
-	Keyring *secretbox.Keyring
+	Store domain.Store
+	// Keys keeps organizations' provider keys: sealed in the database
+	// (NewSealedKeys, with the process's one keyring) or in Vault
+	// (NewVaultKeys). Required.
+	Keys KeyStore
+	// Prices prices model calls; nil is the built-in table.
+	Prices *llm.PriceTable
+	// Guard is the SSRF guard for what workflows fetch; nil allows no
+	// extra hosts.
+	Guard *netguard.Guard
+	// Installation holds the installation's own provider credentials by
+	// provider; AllowInstallation lets organizations without keys of their
+	// own use them.
+	Installation      map[string]llm.Credentials
+	AllowInstallation bool
+	// MaxStepTimeout caps every step (MaxStepTimeout of the queue's rescue
+	// horizon); 0 leaves only the workflow limit.
+	MaxStepTimeout time.Duration
 	// Workflows runs "workflow:<id>" tools (the engine); may be nil.
 	Workflows WorkflowCaller
 	Logger    *slog.Logger
 }
 
-// NewSetup builds the agent runtime from configuration: the price table
-// (LLM_PRICES), the SSRF guard (HTTP_ALLOWED_HOSTS), the provider key store
-// (sealed in the database, or Vault with VAULT_ENABLED), the installation's
-// fallback keys (ALLOW_INSTALLATION_LLM_KEYS) and the resilience layer.
-// Configuration problems are *config.SettingError naming the setting.
+// NewSetup builds the agent runtime: the provider key store and the
+// installation's fallback keys, the resilience layer, prices and the SSRF
+// guard.
 func NewSetup(o SetupOptions) (*Setup, error) {
-	cfg := o.Config
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	bad := func(setting string, err error) error {
-		return &config.SettingError{Setting: setting, Problem: err.Error()}
+	if o.Keys == nil {
+		return nil, errors.New("agent setup: no provider key store")
 	}
-	prices, err := llm.NewPriceTable(cfg.LLMPrices)
-	if err != nil {
-		return nil, bad("LLM_PRICES", err)
-	}
-	guard, err := netguard.New(cfg.ExtraAllowedHosts)
-	if err != nil {
-		return nil, bad("HTTP_ALLOWED_HOSTS", err)
-	}
-	box := o.Keyring
-	if box == nil {
-		if cfg.EncryptionKeys != "" {
-			if box, err = secretbox.ParseKeyring(cfg.EncryptionKeys); err != nil {
-				return nil, bad("ENCRYPTION_KEYS", err)
-			}
-		} else if box, err = secretbox.DevKeyring([]byte(cfg.SecretKey)); err != nil {
-			return nil, bad("SECRET_KEY", err)
+	var err error
+	if o.Prices == nil {
+		if o.Prices, err = llm.NewPriceTable(""); err != nil {
+			return nil, err
 		}
 	}
-	sealed := NewSealedKeys(box)
-	var keys KeyStore = sealed
-	if cfg.VaultEnabled {
-		if keys, err = NewVaultKeys(VaultConfig{URL: cfg.VaultURL, Token: cfg.VaultToken, Mount: cfg.VaultMount,
-			Prefix: cfg.VaultPrefix, Fallback: sealed}); err != nil {
-			return nil, bad("VAULT_URL", err)
+	if o.Guard == nil {
+		if o.Guard, err = netguard.New(nil); err != nil {
+			return nil, err
 		}
 	}
-	creds := NewCredentials(CredentialsOptions{
-		Store: o.Store, Keys: keys, AllowInstallation: cfg.AllowInstallationLLMKeys, Logger: o.Logger.With("component", "credentials"),
-		Installation: map[string]llm.Credentials{
-			"openai":    {APIKey: cfg.OpenAIAPIKey, BaseURL: cfg.OpenAIBaseURL},
-			"anthropic": {APIKey: cfg.AnthropicAPIKey, BaseURL: cfg.AnthropicBaseURL},
-		},
-	})
+	creds := NewCredentials(CredentialsOptions{Store: o.Store, Keys: o.Keys, AllowInstallation: o.AllowInstallation,
+		Installation: o.Installation, Logger: o.Logger.With("component", "credentials")})
 	s := &Setup{
 		Credentials: creds,
 		Registry:    llm.NewRegistry(llm.RegistryConfig{}),
 		Resilient:   llm.NewResilient(llm.ResilienceConfig{}),
-		Prices:      prices,
-		Guard:       guard,
+		Prices:      o.Prices,
+		Guard:       o.Guard,
+		KeyStore:    "database",
+	}
+	if _, ok := o.Keys.(*VaultKeys); ok {
+		s.KeyStore = "vault"
 	}
 	// Steps must end before the queue hands them to another worker.
-	s.Runtime, err = New(Options{Credentials: creds, Registry: s.Registry, Resilient: s.Resilient, Prices: prices,
-		Guard: guard, Workflows: o.Workflows, MaxStepTimeout: MaxStepTimeout(cfg.RescueAfter), Logger: o.Logger.With("component", "agent")})
+	s.Runtime, err = New(Options{Credentials: creds, Registry: s.Registry, Resilient: s.Resilient, Prices: o.Prices,
+		Guard: o.Guard, Workflows: o.Workflows, MaxStepTimeout: o.MaxStepTimeout, Logger: o.Logger.With("component", "agent")})
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/superagent-hq/superagent/internal/mail"
 	"github.com/superagent-hq/superagent/internal/mail/mailtest"
 	"github.com/superagent-hq/superagent/internal/queue"
-	"github.com/superagent-hq/superagent/internal/secretbox"
 	"github.com/superagent-hq/superagent/internal/store/dbtest"
 	"github.com/superagent-hq/superagent/internal/store/sqlstore"
 )
@@ -108,10 +107,7 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 	}
 	e.engine = engine.New(engine.Options{Store: s, Bus: bus, Log: e.logger(), ExecutionTimeout: cfg.ExecutionTimeout,
 		RescueAfter: cfg.RescueAfter, MaxExecutionsPerHour: cfg.MaxWorkflowExecutionsPerHour})
-	e.agents, err = agent.NewSetup(agent.SetupOptions{Config: cfg, Store: s, Workflows: e.engine, Logger: e.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.agents = newAgents(t, cfg, s, e.engine, e.logger())
 	e.engine.SetRunner(e.agents.Runtime)
 	e.engine.AddWorkers(workers)
 	e.queue, err = queue.New(ctx, queue.Options{Kind: db.Kind, DB: s.DB(), ListenerDSN: db.AppDSN, Workers: workers, Logger: e.logger(),
@@ -123,11 +119,7 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 	busCtx, stopBus := context.WithCancel(ctx)
 	go bus.Run(busCtx, domain.NewID("proc"))
 	t.Cleanup(stopBus)
-	box, err := secretbox.DevKeyring([]byte(cfg.SecretKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.auth, err = auth.NewService(auth.Options{Store: s, Hasher: e.hasher, Keyring: box, Jobs: enqueuer{e.queue.Client}, Logger: e.logger(),
+	e.auth, err = auth.NewService(auth.Options{Store: s, Hasher: e.hasher, Keyring: testKeyring(t, cfg), Jobs: enqueuer{e.queue.Client}, Logger: e.logger(),
 		Tokens: auth.TokenIssuer{Secret: []byte(cfg.SecretKey), Algorithm: cfg.Algorithm, Issuer: cfg.TokenIssuer,
 			Audience: cfg.TokenAudience, TTL: time.Duration(cfg.AccessTokenExpireMinutes) * time.Minute},
 		Settings: auth.Settings{RefreshTTL: time.Duration(cfg.RefreshTokenExpireDays) * 24 * time.Hour, SignupEnabled: cfg.SignupEnabled,
@@ -156,7 +148,7 @@ func newEnv(t *testing.T, kind string, settings ...string) *env {
 		_ = e.queue.Stop(stopCtx)
 		e.queue.Close()
 	})
-	e.api = httpapi.New(httpapi.Deps{Config: cfg, Store: s, Log: e.logger(), Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth,
+	e.api = httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Store: s, Log: e.logger(), Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth,
 		Engine: e.engine, Agents: e.agents})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)

@@ -31,7 +31,8 @@ func observedServer(t *testing.T, ready func(context.Context) error, reporter ht
 		t.Fatal(err)
 	}
 	m := observe.NewMetrics(observe.MetricsOptions{Version: "test"})
-	srv := httpapi.New(httpapi.Deps{Config: cfg, Ready: ready, Metrics: m, MetricsHandler: m.Handler(), ErrorReporter: reporter})
+	srv := httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Ready: ready, Metrics: m, MetricsHandler: metricsHandler(cfg, m.Handler()),
+		ErrorReporter: reporter})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return ts
@@ -224,7 +225,7 @@ func TestMetricsRouteIsADocumentedException(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := observe.NewMetrics(observe.MetricsOptions{})
-	srv := httpapi.New(httpapi.Deps{Config: cfg, Metrics: m, MetricsHandler: m.Handler()})
+	srv := httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Metrics: m, MetricsHandler: metricsHandler(cfg, m.Handler())})
 	ops := map[string]bool{}
 	for _, r := range srv.Routes() {
 		ops[r.Method+" "+r.Path] = true
@@ -255,7 +256,7 @@ func TestProbesOnlyServer(t *testing.T) {
 	}
 	var ready atomic.Bool
 	m := observe.NewMetrics(observe.MetricsOptions{Version: "test"})
-	srv := httpapi.New(httpapi.Deps{Config: cfg, Metrics: m, MetricsHandler: m.Handler(), ProbesOnly: true,
+	srv := httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Metrics: m, MetricsHandler: metricsHandler(cfg, m.Handler()), ProbesOnly: true,
 		Ready: func(context.Context) error {
 			if !ready.Load() {
 				return errors.New("migrations pending")

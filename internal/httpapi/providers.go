@@ -16,22 +16,13 @@ import (
 type llmRoutes struct {
 	s     *Server
 	setup *agent.Setup
-	// err says why the runtime could not be built (a bad setting); the
-	// routes that need it answer 503 with it.
-	err error
 }
 
 // registerLLMRoutes registers the provider credential, usage and agent
-// generator routes. setup is the process's agent runtime; nil builds one
-// from the configuration and the store.
+// generator routes. setup is the process's agent runtime; without one those
+// routes answer 503.
 func (s *Server) registerLLMRoutes(setup *agent.Setup) {
 	r := &llmRoutes{s: s, setup: setup}
-	if r.setup == nil && s.store != nil {
-		r.setup, r.err = agent.NewSetup(agent.SetupOptions{Config: s.cfg, Store: s.store, Logger: s.log})
-		if r.err != nil {
-			s.log.Error("agent runtime unavailable", "error", r.err)
-		}
-	}
 	r.registerProviderRoutes()
 	r.registerUsageRoutes()
 	r.registerGeneratorRoutes()
@@ -40,7 +31,7 @@ func (s *Server) registerLLMRoutes(setup *agent.Setup) {
 // runtime returns the agent setup, or a 503 naming the problem.
 func (r *llmRoutes) runtime() (*agent.Setup, error) {
 	if r.setup == nil {
-		return nil, &domain.Error{Code: domain.ECodeUnavailable, Message: "the agent runtime is not configured", Err: r.err}
+		return nil, &domain.Error{Code: domain.ECodeUnavailable, Message: "the agent runtime is not configured"}
 	}
 	return r.setup, nil
 }
@@ -142,10 +133,7 @@ func (r *llmRoutes) registerProviderRoutes() {
 				out.Body.Providers = append(out.Body.Providers, providerOut(&creds[i]))
 			}
 			out.Body.InstallationFallback = rt.Credentials.InstallationProviders()
-			out.Body.KeyStore = "database"
-			if s.cfg.VaultEnabled {
-				out.Body.KeyStore = "vault"
-			}
+			out.Body.KeyStore = rt.KeyStore
 			return out, nil
 		})
 

@@ -173,8 +173,9 @@ func TestProviderKeysAreUsedAndNeverLogged(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")
 	var logs syncBuffer
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Config: e.cfg, Store: e.store, Auth: httpapi.NewAuthenticator(e.auth),
-		AuthService: e.auth, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}))
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Settings: httpSettings(t, e.cfg), Store: e.store, Auth: httpapi.NewAuthenticator(e.auth),
+		AuthService: e.auth, Agents: newAgents(t, e.cfg, e.store, nil, log), Log: log}))
 	t.Cleanup(srv.Close)
 	e.srv = srv
 	f := e.newOrg("keyuse")
@@ -245,7 +246,8 @@ func TestProviderKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(httpapi.New(httpapi.Deps{Config: cfg, Store: e.store, Auth: httpapi.NewAuthenticator(e.auth), AuthService: e.auth}))
+		srv := httptest.NewServer(httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Store: e.store, Auth: httpapi.NewAuthenticator(e.auth),
+			AuthService: e.auth, Agents: newAgents(t, cfg, e.store, nil, nil)}))
 		t.Cleanup(srv.Close)
 		e.srv = srv
 	}

@@ -26,17 +26,45 @@ import (
 
 	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/auth"
-	"github.com/superagent-hq/superagent/internal/config"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/engine"
 )
 
+// Settings are the HTTP layer's own settings. cmd/superagent fills every
+// field from configuration; the package reads no configuration itself.
+type Settings struct {
+	// BodyLimitBytes bounds request bodies (413 beyond).
+	BodyLimitBytes int64
+	// CORSOrigins are the browser origins allowed to call the API; none
+	// turns CORS off.
+	CORSOrigins []string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
+	// client addresses.
+	TrustedProxies []*net.IPNet
+	// AuthRateLimitPerMinute limits sign-in endpoints per client address;
+	// APIRateLimitPerMinute everything else per user or API key.
+	AuthRateLimitPerMinute int
+	APIRateLimitPerMinute  int
+	// MetricsToken is the bearer GET /metrics requires when set;
+	// MetricsTokenRequired refuses every scrape while none is set
+	// (production).
+	MetricsToken         string
+	MetricsTokenRequired bool
+	// MaxAgentsPerWorkflow is the installation's graph size limit (plans
+	// may set a lower one).
+	MaxAgentsPerWorkflow int
+	// MaxStepTimeout is the longest timeout a node may declare: the cap at
+	// which the engine and the agent runtime stop a step, below the
+	// queue's rescue horizon (agent.MaxStepTimeout).
+	MaxStepTimeout time.Duration
+}
+
 // Deps are what the HTTP layer needs from the rest of the application.
 type Deps struct {
-	Config  *config.Config
-	Store   domain.Store
-	Log     *slog.Logger
-	Version string
+	Settings Settings
+	Store    domain.Store
+	Log      *slog.Logger
+	Version  string
 	// Ready reports whether the process can serve: database reachable and
 	// every migration applied. nil means always ready.
 	Ready func(ctx context.Context) error
@@ -48,12 +76,12 @@ type Deps struct {
 	// Engine runs workflows; nil leaves the execution routes out.
 	Engine *engine.Engine
 	// Agents is the process's agent runtime (provider credentials, usage and
-	// the agent generator use it); nil builds one from Config and Store.
+	// the agent generator use it); nil answers those routes 503.
 	Agents *agent.Setup
 	// Metrics records every answered request; nil records nothing.
 	Metrics RequestObserver
-	// MetricsHandler serves GET /metrics (when METRICS_ENABLED); nil leaves
-	// the route out.
+	// MetricsHandler serves GET /metrics; nil leaves the route out
+	// (metrics turned off).
 	MetricsHandler http.Handler
 	// ErrorReporter receives 5xx answers and recovered panics (error
 	// tracking); nil reports nothing.
@@ -80,7 +108,7 @@ type ErrorReporter interface {
 
 // Server is the HTTP handler.
 type Server struct {
-	cfg     *config.Config
+	cfg     Settings
 	store   domain.Store
 	log     *slog.Logger
 	version string
@@ -117,16 +145,11 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	var trusted []*net.IPNet
-	for _, p := range d.Config.TrustedProxies {
-		if n, err := config.ParseCIDROrIP(p); err == nil {
-			trusted = append(trusted, n)
-		}
-	}
-	s := &Server{cfg: d.Config, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
-		authSvc: d.AuthService, engine: d.Engine, ips: NewClientIPResolver(trusted), metrics: d.Metrics, reporter: d.ErrorReporter,
-		authLimiter: httprate.NewRateLimiter(d.Config.AuthRateLimitPerMinute, time.Minute),
-		apiLimiter:  httprate.NewRateLimiter(d.Config.APIRateLimitPerMinute, time.Minute)}
+	s := &Server{cfg: d.Settings, store: d.Store, log: d.Log, version: d.Version, ready: d.Ready, auth: d.Auth,
+		authSvc: d.AuthService, engine: d.Engine, ips: NewClientIPResolver(d.Settings.TrustedProxies), metrics: d.Metrics,
+		reporter:    d.ErrorReporter,
+		authLimiter: httprate.NewRateLimiter(d.Settings.AuthRateLimitPerMinute, time.Minute),
+		apiLimiter:  httprate.NewRateLimiter(d.Settings.APIRateLimitPerMinute, time.Minute)}
 	if s.version == "" {
 		s.version = "dev"
 	}
@@ -142,9 +165,9 @@ func New(d Deps) *Server {
 
 	r := chi.NewRouter()
 	r.Use(s.requestContext, securityHeaders)
-	if len(d.Config.CORSOrigins) > 0 {
+	if len(d.Settings.CORSOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins:   d.Config.CORSOrigins,
+			AllowedOrigins:   d.Settings.CORSOrigins,
 			AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 			AllowedHeaders:   []string{"Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key", "If-Match", "Last-Event-ID"},
 			ExposedHeaders:   []string{"X-Request-ID", "ETag", "Retry-After", "Location"},
@@ -152,7 +175,7 @@ func New(d Deps) *Server {
 			MaxAge:           600,
 		}))
 	}
-	r.Use(bodyLimit(d.Config.BodyLimitBytes), s.deadlines)
+	r.Use(bodyLimit(d.Settings.BodyLimitBytes), s.deadlines)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(r.Context(), http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path))
 	})
@@ -182,7 +205,7 @@ func New(d Deps) *Server {
 
 	if d.ProbesOnly {
 		s.registerProbes()
-		s.registerMetricsIfEnabled(d)
+		s.registerMetrics(d.MetricsHandler)
 		return s
 	}
 	s.registerSystemRoutes()
@@ -196,25 +219,21 @@ func New(d Deps) *Server {
 		s.registerExecutionRoutes()
 	}
 	s.registerLLMRoutes(d.Agents)
-	s.registerMetricsIfEnabled(d)
+	s.registerMetrics(d.MetricsHandler)
 	return s
 }
 
-// registerMetricsIfEnabled serves /metrics when METRICS_ENABLED.
-func (s *Server) registerMetricsIfEnabled(d Deps) {
-	if d.MetricsHandler != nil && d.Config.MetricsEnabled != nil && *d.Config.MetricsEnabled {
-		s.registerMetrics(d.MetricsHandler)
-	}
-}
-
-// registerMetrics serves Prometheus metrics at GET /metrics: a plain
-// handler outside the OpenAPI document (Prometheus's own format), and a
-// documented exception to the access matrix. With METRICS_TOKEN set
-// (production requires it) only requests bearing that token are answered;
-// in production without one, none are.
+// registerMetrics serves Prometheus metrics at GET /metrics (nothing when
+// h is nil): a plain handler outside the OpenAPI document (Prometheus's own
+// format), and a documented exception to the access matrix. With a metrics
+// token set (production requires one) only requests bearing that token are
+// answered; when one is required and none is set, none are.
 func (s *Server) registerMetrics(h http.Handler) {
+	if h == nil {
+		return
+	}
 	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
-	open := s.cfg.MetricsToken == "" && !s.cfg.IsProduction()
+	open := s.cfg.MetricsToken == "" && !s.cfg.MetricsTokenRequired
 	s.router.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if !open {
 			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

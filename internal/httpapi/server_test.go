@@ -21,7 +21,7 @@ func newServer(t *testing.T, ready func(context.Context) error, env ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(httpapi.New(httpapi.Deps{Config: cfg, Ready: ready}))
+	ts := httptest.NewServer(httpapi.New(httpapi.Deps{Settings: httpSettings(t, cfg), Ready: ready}))
 	t.Cleanup(ts.Close)
 	return ts
 }

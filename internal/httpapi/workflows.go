@@ -12,7 +12,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/superagent-hq/superagent/internal/agent"
 	"github.com/superagent-hq/superagent/internal/domain"
 	"github.com/superagent-hq/superagent/internal/workflow"
 )
@@ -227,13 +226,11 @@ const (
 	exportFormatVersion = 1
 )
 
-// stepTimeoutHorizon bounds node timeouts below RESCUE_AFTER, so a slow step
-// finishes or fails before the queue hands it to another worker. It is the
-// cap the engine and the agent runtime stop steps at: what validates is
-// never cut.
-func (s *Server) stepTimeoutHorizon() time.Duration {
-	return agent.MaxStepTimeout(s.cfg.RescueAfter)
-}
+// stepTimeoutHorizon bounds node timeouts below the queue's rescue horizon,
+// so a slow step finishes or fails before the queue hands it to another
+// worker. It is the cap the engine and the agent runtime stop steps at:
+// what validates is never cut.
+func (s *Server) stepTimeoutHorizon() time.Duration { return s.cfg.MaxStepTimeout }
 
 // definitionLimits are the validation limits for an organization.
 func (s *Server) definitionLimits(org *domain.Organization) workflow.Limits {
