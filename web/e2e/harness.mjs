@@ -4,7 +4,6 @@
 // warning, an uncaught exception, or a request to any other host.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
@@ -27,23 +26,10 @@ export function binary() {
   return binPromise;
 }
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** startServer runs `superagent serve` on a fresh database; stop() ends it. */
 export async function startServer(extraEnv = {}) {
   const bin = await binary();
   const dir = mkdtempSync(join(tmpdir(), 'sa-e2e-'));
-  const port = await freePort();
   const logPath = join(dir, 'serve.log');
   const env = {
     PATH: process.env.PATH,
@@ -55,22 +41,26 @@ export async function startServer(extraEnv = {}) {
     AUTH_RATE_LIMIT_PER_MINUTE: '1000',
     API_RATE_LIMIT_PER_MINUTE: '100000',
     LOG_FORMAT: 'text',
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...extraEnv,
   };
   const run = (args, input) => execFileSync(bin, args, { cwd: dir, env, encoding: 'utf8', input });
   const log = createWriteStream(logPath);
-  const proc = spawn(bin, ['serve', '--port', String(port)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Port 0: serve binds a free port itself and prints it in its banner,
+  // printed only once the port is bound, so no other process can be the
+  // one answering.
+  const proc = spawn(bin, ['serve', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let banner = '';
+  proc.stdout.on('data', (b) => (banner += b));
   proc.stdout.pipe(log);
   proc.stderr.pipe(log);
-  let base = `http://127.0.0.1:${port}`;
+  let base = '';
   const exited = new Promise((r) => proc.on('exit', r));
   for (let i = 0; ; i++) {
+    base ||= /Health:\s+(http:\/\/[\d.]+:\d+)\/health/.exec(banner)?.[1] ?? '';
     try {
-      const r = await fetch(`${base}/ready`);
-      if (r.ok) break;
+      if (base && (await fetch(`${base}/ready`)).ok) break;
     } catch {
-      // not listening yet
+      // not ready yet
     }
     if (proc.exitCode !== null) throw new Error(`serve exited ${proc.exitCode}:\n${readFileSync(logPath, 'utf8')}`);
     if (i > 600) throw new Error('serve did not become ready in 60 s');

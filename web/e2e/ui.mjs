@@ -33,6 +33,8 @@ export async function signIn(page, username, password) {
 
 /** visit moves the app to a path the way a link does (the in-memory session stays). */
 export async function visit(page, path) {
+  // The signed-in shell must be up: the sign-in screen redirects once more as it goes.
+  await page.getByTestId('whoami').waitFor({ state: 'attached' });
   await page.evaluate((p) => {
     history.pushState({}, '', p);
     dispatchEvent(new PopStateEvent('popstate'));

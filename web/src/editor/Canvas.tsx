@@ -1,6 +1,6 @@
 import '@xyflow/react/dist/style.css';
 import { useComputedColorScheme } from '@mantine/core';
-import { memo, useCallback, useMemo, type DragEvent } from 'react';
+import { memo, useCallback, useMemo, useState, type DragEvent } from 'react';
 import {
   Background,
   Controls,
@@ -72,6 +72,9 @@ export function Canvas({
 }) {
   const rf = useReactFlow();
   const scheme = useComputedColorScheme('light');
+  // The nodes are derived from the draft on every change, so the sizes
+  // React Flow measured are kept here (the minimap and fit need them).
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const nodes = useMemo<FlowNode<AgentData>[]>(
     () =>
       draft.agents.map((a) => ({
@@ -81,8 +84,9 @@ export function Canvas({
         selected: selectedNodes.has(a.id ?? ''),
         data: { id: a.id ?? '', type: a.type ?? '', name: a.name, problem: problemNodes.has(a.id ?? ''), library: !!a.agent_id },
         ariaLabel: `${a.type} node ${a.id}`,
+        measured: measured[a.id ?? ''],
       })),
-    [draft.agents, draft.positions, selectedNodes, problemNodes],
+    [draft.agents, draft.positions, selectedNodes, problemNodes, measured],
   );
   const edges = useMemo<FlowEdge[]>(
     () =>
@@ -105,8 +109,11 @@ export function Canvas({
       const sel = new Set(selectedNodes);
       let selChanged = false;
       const removed: string[] = [];
+      const sized: Record<string, { width: number; height: number }> = {};
       for (const c of changes) {
-        if (c.type === 'position' && c.position) {
+        if (c.type === 'dimensions' && c.dimensions) {
+          sized[c.id] = c.dimensions;
+        } else if (c.type === 'position' && c.position) {
           moved[c.id] = c.position;
           if (!c.dragging) done = true;
         } else if (c.type === 'position' && c.dragging === false) {
@@ -119,6 +126,7 @@ export function Canvas({
           removed.push(c.id);
         }
       }
+      if (Object.keys(sized).length) setMeasured((m) => ({ ...m, ...sized }));
       if (Object.keys(moved).length || done) onMove(moved, done);
       if (selChanged) onSelect([...sel], null);
       if (removed.length && !readOnly) onRemoveNodes(removed);
